@@ -1,0 +1,28 @@
+# The two commands of the README. Both set up everything first (scripts/setup_env.sh is idempotent).
+SHELL := /bin/bash
+PY := .venv/bin/python
+# DDS stays on loopback, in a domain of its own (DESIGN.md §4).
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
+export ROS_LOCALHOST_ONLY ?= 1
+export ROS_DOMAIN_ID ?= 42
+export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	$(PY) -m pose3d_ros.cli demo --output out/demo
+
+test: setup
+	$(PY) -m pytest -q test
+
+lint: setup
+	.venv/bin/ruff check pose3d_ros test bench scripts
+
+bench: setup
+	$(PY) bench/run_all.py --output out/bench
+
+clean:
+	rm -rf build log out .pytest_cache
