@@ -71,10 +71,14 @@ fi
 # colcon build: the same build a robot integrator runs. Skip when nothing it installs has changed.
 # Files are symlinked into install/, so only added/removed files or changed msg/CMake files need a rebuild.
 build_stamp_now=$( (find pose3d_ros bin launch config rviz -type f -not -name '*.pyc' | sort;
-                    cat msg/*.msg CMakeLists.txt package.xml) | sha256sum | cut -d' ' -f1)
+                    cat msg/*.msg CMakeLists.txt package.xml vendor/*/msg/*.msg vendor/*/CMakeLists.txt) | sha256sum | cut -d' ' -f1)
 if [[ ! -f $VENV/.pose3d_build || "$(cat $VENV/.pose3d_build)" != "$build_stamp_now" ]]; then
   say "colcon build"
-  PATH=$VENV/bin:$PATH "$VENV/bin/colcon" --log-base log build --merge-install --symlink-install --install-base "$VENV" --build-base build \
+  # vendor/tf2_msgs only where no ROS distribution provides tf2_msgs (it is not on PyPI).
+  base_paths=(.)
+  if [[ $USE_SYSTEM_ROS == 0 ]]; then base_paths+=(vendor); fi
+  PATH=$VENV/bin:$PATH "$VENV/bin/colcon" --log-base log build --merge-install --symlink-install --install-base "$VENV" \
+      --build-base build --base-paths "${base_paths[@]}" \
       --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF \
       --event-handlers console_cohesion- summary+ \
     || die "colcon build failed (see log/latest_build); rerun after fixing"
