@@ -1,0 +1,123 @@
+"""One entry point that turns a device string into a backend, with an optional fallback to ONNX Runtime CPU."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from .base import InferenceBackend
+from .errors import BackendUnavailable, EngineBuildError, ModelLoadError
+from .tensorrt_backend import ProfileShapes
+
+__all__ = ["DEVICES", "create_backend"]
+
+_LOG = logging.getLogger(__name__)
+
+#: Accepted ``device`` values.
+#: ``cpu`` ONNX Runtime on CPU (default); ``cuda`` ONNX Runtime's CUDA provider; ``tensorrt`` the native TensorRT
+#: backend (TensorRT 10 + pycuda), else ONNX Runtime's TensorRT provider when ``onnxruntime-gpu`` has it;
+#: ``ort-tensorrt`` ONNX Runtime's TensorRT provider only.
+DEVICES = ("cpu", "cuda", "tensorrt", "ort-tensorrt")
+
+
+def create_backend(
+    model_path: str | os.PathLike[str],
+    device: str = "cpu",
+    threads: int | None = None,
+    fp16: bool = False,
+    workspace_mb: int = 1024,
+    engine_cache_dir: str | os.PathLike[str] | None = None,
+    fallback_to_cpu: bool = True,
+    logger: Any = None,
+    *,
+    graph_optimization: str = "all",
+    device_id: int = 0,
+    profile_shapes: ProfileShapes | None = None,
+    max_batch: int = 1,
+) -> InferenceBackend:
+    """Load ``model_path`` on ``device``.
+
+    Parameters
+    ----------
+    model_path : path-like
+        ONNX model.
+    device : {"cpu", "cuda", "tensorrt", "ort-tensorrt"}
+        See :data:`DEVICES`.
+    threads : int, optional
+        ONNX Runtime intra-op threads (CPU work; ``None`` = ONNX Runtime default).
+    fp16 : bool
+        Allow FP16 kernels (TensorRT only).
+    workspace_mb : int
+        TensorRT builder workspace, MiB.
+    engine_cache_dir : path-like, optional
+        Where TensorRT engines are cached (default: ``~/.cache/pose3d_ros/engines``).
+    fallback_to_cpu : bool
+        When the GPU backend is unavailable (no library, no GPU) or TensorRT cannot build the model, log one
+        warning and return ONNX Runtime on CPU instead of raising.
+    logger : logging.Logger-like, optional
+        Receives the fallback warning (``.warning(str)``); rclpy loggers work too.
+    graph_optimization : {"disable", "basic", "extended", "all"}
+        ONNX Runtime graph optimisation level.
+    device_id : int
+        GPU index.
+    profile_shapes : mapping, optional
+        TensorRT optimisation profile: input name -> (min, opt, max) shapes.
+    max_batch : int
+        TensorRT batch range when only the batch dimension is dynamic.
+
+    Returns
+    -------
+    InferenceBackend
+        Its ``name`` says what actually runs (e.g. ``"onnxruntime:cpu"`` after a fallback).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``device`` or bad option values.
+    ModelLoadError
+        Missing or corrupt model (never hidden by the fallback).
+    BackendUnavailable, EngineBuildError
+        The GPU backend failed and ``fallback_to_cpu`` is False.
+    """
+    from .onnxruntime_backend import OnnxRuntimeBackend  # onnxruntime loads only when a backend is made
+
+    if device not in DEVICES:
+        raise ValueError(f"unknown inference device {device!r}; expected one of {list(DEVICES)}")
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    log = logger or _LOG
+
+    def ort(ort_device: str) -> InferenceBackend:
+        return OnnxRuntimeBackend(
+            path, device=ort_device, threads=threads, graph_optimization=graph_optimization, device_id=device_id,
+            fp16=fp16, workspace_mb=workspace_mb, engine_cache_dir=engine_cache_dir,
+        )
+
+    if device == "cpu":
+        return ort("cpu")
+    failures: list[str] = []
+    try:
+        if device == "tensorrt":
+            from .tensorrt_backend import TensorRTBackend
+
+            try:
+                return TensorRTBackend(
+                    path, fp16=fp16, workspace_mb=workspace_mb, engine_cache_dir=engine_cache_dir,
+                    profile_shapes=profile_shapes, max_batch=max_batch, device_id=device_id, logger=log,
+                )
+            except (BackendUnavailable, EngineBuildError) as exc:
+                failures.append(str(exc))
+            return ort("tensorrt")  # onnxruntime-gpu's TensorRT provider, when installed
+        return ort("tensorrt" if device == "ort-tensorrt" else "cuda")
+    except (BackendUnavailable, EngineBuildError) as exc:
+        failures.append(str(exc))
+        if not fallback_to_cpu:
+            # Every reason in one message: for "tensorrt", why native TensorRT *and* ONNX Runtime's provider failed.
+            raise type(exc)(" | ".join(failures)) from exc
+    backend = ort("cpu")
+    # One warning per fallback, with every reason, so the log says why the GPU is not used.
+    log.warning(f"inference device {device!r} unavailable, falling back to ONNX Runtime on CPU: {' | '.join(failures)}")
+    return backend
