@@ -365,6 +365,7 @@ def ensure_engine(
         seconds = time.monotonic() - start
     finally:
         cuda_call(cuda.Context.pop, what="cuCtxPopCurrent")
+        cuda_call(context.detach, what="cuDevicePrimaryCtxRelease")
     engine_path = cache.store(
         key, path.stem, data, extra={"model_path": str(path.resolve()), "workspace_mb": workspace_mb,
                                      "build_seconds": round(seconds, 2), "built_at": time.time()},
@@ -494,9 +495,10 @@ class TensorRTBackend(InferenceBackend):
             self._setup_io()
         except BaseException:
             self._release()
-            raise
-        finally:
             self._pop()
+            cuda_call(self._context.detach, what="cuDevicePrimaryCtxRelease")
+            raise
+        self._pop()
 
     # -------------------------------------------------------------- setup
     def _setup_io(self) -> None:
