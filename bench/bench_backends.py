@@ -1,0 +1,167 @@
+"""Benchmark the ONNX Runtime backend: intra-op threads x graph optimisation level, ms per inference.
+
+Runs on the default 2D model shipped in ``pose3d_ros/resources/models/`` (or ``--model``); with ``--synthetic``
+(or when no model is shipped yet) on a CPM-like convolution stack built here with the ``onnx`` helper API.
+Each configuration: a fresh session (setup not timed), ``--warmup`` untimed runs, then ``--repeats`` timed runs of
+one ``run()`` call each on the monotonic high-resolution clock. Prints a markdown table, writes JSON under
+``out/bench/``.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_backends.py --repeats 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pose3d_ros.inference import create_backend
+from pose3d_ros.inference.onnxruntime_backend import GRAPH_OPTIMIZATION_LEVELS
+
+RNG_SEED = 0
+
+
+def shipped_models() -> list[Path]:
+    """ONNX files under ``pose3d_ros/resources/models`` (sorted)."""
+    root = importlib.resources.files("pose3d_ros") / "resources" / "models"
+    path = Path(str(root))
+    return sorted(path.rglob("*.onnx")) if path.is_dir() else []
+
+
+def synthetic_model(path: Path, size: int = 368, width: int = 32, depth: int = 8) -> Path:
+    """CPM-like fully-convolutional net: stride-8 stem, ``depth`` 3x3 convs, 1x1 heads to 19 maps + 38 PAFs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(RNG_SEED)
+    nodes, inits = [], []
+    prev, channels = "image", 3
+
+    def conv(name: str, out_c: int, k: int, stride: int, relu: bool = True) -> None:
+        nonlocal prev, channels
+        w = (rng.normal(size=(out_c, channels, k, k)) * np.sqrt(2.0 / (channels * k * k))).astype(np.float32)
+        inits.extend([numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(np.zeros(out_c, np.float32),
+                                                                                       f"{name}_b")])
+        nodes.append(helper.make_node("Conv", [prev, f"{name}_w", f"{name}_b"], [f"{name}_c"],
+                                      kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4))
+        out = f"{name}_c"
+        if relu:
+            nodes.append(helper.make_node("Relu", [out], [f"{name}_r"]))
+            out = f"{name}_r"
+        prev, channels = out, out_c
+
+    for i in range(3):  # stride 8 like CPM / OpenPose backbones
+        conv(f"stem{i}", width, 3, 2)
+    for i in range(depth):
+        conv(f"body{i}", width, 3, 1)
+    trunk, trunk_c = prev, channels
+    conv("heat", 19, 1, 1, relu=False)
+    nodes.append(helper.make_node("Identity", [prev], ["heatmaps"]))
+    prev, channels = trunk, trunk_c
+    conv("paf", 38, 1, 1, relu=False)
+    nodes.append(helper.make_node("Identity", [prev], ["pafs"]))
+    graph = helper.make_graph(
+        nodes, "synthetic_cpm",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, [1, 19, size // 8, size // 8]),
+         helper.make_tensor_value_info("pafs", TensorProto.FLOAT, [1, 38, size // 8, size // 8])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def make_inputs(backend, dynamic: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Seeded inputs for every model input; dynamic dimensions get 1 (first) or ``dynamic`` (others)."""
+    feed = {}
+    for spec in backend.inputs:
+        shape = tuple((1 if i == 0 else dynamic) if d is None else d for i, d in enumerate(spec.shape))
+        if np.issubdtype(spec.dtype, np.floating):
+            feed[spec.name] = rng.random(shape, dtype=np.float32).astype(spec.dtype)
+        else:
+            feed[spec.name] = rng.integers(0, 255, size=shape).astype(spec.dtype)
+    return feed
+
+
+def time_config(model: Path, threads: int, level: str, warmup: int, repeats: int, dynamic: int) -> dict:
+    """Median / p95 / mean ms of one ``run`` for one configuration."""
+    with create_backend(model, device="cpu", threads=threads, graph_optimization=level) as backend:
+        feed = make_inputs(backend, dynamic, np.random.default_rng(RNG_SEED))
+        for _ in range(warmup):
+            backend.run(feed)
+        times = np.empty(repeats)
+        for i in range(repeats):
+            start = time.perf_counter()
+            backend.run(feed)
+            times[i] = (time.perf_counter() - start) * 1e3
+        shapes = {k: list(v.shape) for k, v in feed.items()}
+    return {
+        "threads": threads, "graph_optimization": level, "median_ms": float(np.median(times)),
+        "p95_ms": float(np.percentile(times, 95)), "mean_ms": float(times.mean()), "min_ms": float(times.min()),
+        "repeats": repeats, "input_shapes": shapes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped 2D model)")
+    parser.add_argument("--synthetic", action="store_true", help="use a synthetic CPM-like convolution net")
+    parser.add_argument("--size", type=int, default=368, help="synthetic net input size / dynamic dims (368)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts (1 2)")
+    parser.add_argument("--levels", nargs="+", default=list(GRAPH_OPTIMIZATION_LEVELS),
+                        choices=list(GRAPH_OPTIMIZATION_LEVELS), help="graph optimisation levels (all four)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs per configuration (5)")
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per configuration (30)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench/backends.json"), help="JSON output path")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error("--repeats must be >= 1 and --warmup >= 0")
+
+    tmp = None
+    model = args.model
+    if model is None and not args.synthetic:
+        shipped = shipped_models()
+        model = shipped[0] if shipped else None
+        if model is None:
+            print("no model under pose3d_ros/resources/models yet: using the synthetic net", file=sys.stderr)
+    if model is None:
+        tmp = tempfile.TemporaryDirectory()
+        model = synthetic_model(Path(tmp.name) / "synthetic_cpm.onnx", size=args.size)
+    results = [time_config(model, t, lvl, args.warmup, args.repeats, args.size)
+               for t in args.threads for lvl in args.levels]
+    label = "synthetic CPM-like net" if tmp else str(model)
+    load = os.getloadavg()[0]  # other processes on the same cores inflate every number: report it
+    print(f"\nONNX Runtime CPU, {label}, inputs {results[0]['input_shapes']}, {os.cpu_count()} cores, "
+          f"1-min load average {load:.2f} at the end\n")
+    print("| threads | graph opt | median ms | p95 ms | min ms |")
+    print("|---:|---|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['threads']} | {r['graph_optimization']} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} "
+              f"| {r['min_ms']:.2f} |")
+    import onnxruntime
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "model": label, "onnxruntime": onnxruntime.__version__, "cpu_count": os.cpu_count(),
+        "machine": platform.machine(), "processor": platform.processor(), "load_average_1min": load,
+        "results": results,
+    }, indent=2))
+    print(f"\nwrote {args.out}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
