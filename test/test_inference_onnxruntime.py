@@ -13,11 +13,13 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from pose3d_ros.inference import (  # noqa: E402
+    BackendOptions,
     InferenceBackend,
     InferenceError,
     InputValidationError,
     ModelLoadError,
     create_backend,
+    create_backend_from_options,
 )
 from pose3d_ros.inference.errors import BackendUnavailable  # noqa: E402
 from pose3d_ros.inference.onnxruntime_backend import OnnxRuntimeBackend, ort_providers  # noqa: E402
@@ -256,6 +258,34 @@ def test_factory_without_fallback_raises_unavailable(model_path: Path) -> None:
 def test_factory_never_hides_a_missing_model(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="missing.onnx"):
         create_backend(tmp_path / "missing.onnx", device="tensorrt", fallback_to_cpu=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thread_count_reaches_the_session(model_path: Path, threads: int) -> None:
+    with create_backend(model_path, threads=threads) as b:
+        assert b.intra_op_threads == threads
+
+
+def test_options_from_config_section(model_path: Path) -> None:
+    options = BackendOptions.from_dict({"device": "cpu", "threads": 2, "graph_optimization": "basic"})
+    with create_backend_from_options(model_path, options) as b:
+        assert b.intra_op_threads == 2 and b.graph_optimization == "basic"
+    with create_backend_from_options(model_path, BackendOptions()) as b:
+        assert b.intra_op_threads == 0  # 0 = ONNX Runtime's default
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"device": "gpu"}, "unknown inference device 'gpu'"),
+        ({"threads": -1}, "threads must be a non-negative int"),
+        ({"workspace_mb": 0}, "workspace_mb and max_batch must be >= 1"),
+        ({"thread": 2}, r"unknown inference backend option\(s\) \['thread'\]"),
+    ],
+)
+def test_bad_options_are_named(section: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        BackendOptions.from_dict(section)
 
 
 def test_factory_rejects_unknown_device(model_path: Path) -> None:

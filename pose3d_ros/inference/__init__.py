@@ -15,10 +15,11 @@ from .errors import (
     InputValidationError,
     ModelLoadError,
 )
-from .factory import DEVICES, create_backend
+from .factory import DEVICES, BackendOptions, create_backend, create_backend_from_options
 
 __all__ = [
     "DEVICES",
+    "BackendOptions",
     "BackendUnavailable",
     "CudaError",
     "EngineBuildError",
@@ -30,6 +31,7 @@ __all__ = [
     "ModelLoadError",
     "TensorSpec",
     "create_backend",
+    "create_backend_from_options",
     "default_cache_dir",
     "file_sha256",
 ]

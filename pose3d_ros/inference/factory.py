@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from .base import InferenceBackend
 from .errors import BackendUnavailable, EngineBuildError, ModelLoadError
 from .tensorrt_backend import ProfileShapes
 
-__all__ = ["DEVICES", "create_backend"]
+__all__ = ["DEVICES", "BackendOptions", "create_backend", "create_backend_from_options"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -110,7 +112,9 @@ def create_backend(
                 )
             except (BackendUnavailable, EngineBuildError) as exc:
                 failures.append(str(exc))
-            return ort("tensorrt")  # onnxruntime-gpu's TensorRT provider, when installed
+            backend = ort("tensorrt")  # onnxruntime-gpu's TensorRT provider, when installed
+            log.warning(f"native TensorRT unavailable, using ONNX Runtime's TensorRT provider: {failures[0]}")
+            return backend
         return ort("tensorrt" if device == "ort-tensorrt" else "cuda")
     except (BackendUnavailable, EngineBuildError) as exc:
         failures.append(str(exc))
@@ -121,3 +125,65 @@ def create_backend(
     # One warning per fallback, with every reason, so the log says why the GPU is not used.
     log.warning(f"inference device {device!r} unavailable, falling back to ONNX Runtime on CPU: {' | '.join(failures)}")
     return backend
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendOptions:
+    """Backend settings as they appear in a config file / ROS parameters (see :func:`create_backend`).
+
+    ``threads = 0`` and ``engine_cache_dir = ""`` mean "default" so that every field has a plain ROS type.
+    """
+
+    device: str = "cpu"
+    threads: int = 0
+    graph_optimization: str = "all"
+    fp16: bool = False
+    workspace_mb: int = 1024
+    engine_cache_dir: str = ""
+    fallback_to_cpu: bool = True
+    device_id: int = 0
+    max_batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown inference device {self.device!r}; expected one of {list(DEVICES)}")
+        for name in ("threads", "workspace_mb", "device_id", "max_batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if self.workspace_mb < 1 or self.max_batch < 1:
+            raise ValueError(f"workspace_mb and max_batch must be >= 1, got {self.workspace_mb}, {self.max_batch}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackendOptions:
+        """Build from a mapping (e.g. a YAML section); unknown keys raise.
+
+        Raises
+        ------
+        ValueError
+            Unknown keys or bad values.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown inference backend option(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(data))
+
+
+def create_backend_from_options(
+    model_path: str | os.PathLike[str], options: BackendOptions, logger: Any = None
+) -> InferenceBackend:
+    """:func:`create_backend` with settings from :class:`BackendOptions`."""
+    return create_backend(
+        model_path,
+        device=options.device,
+        threads=options.threads or None,
+        fp16=options.fp16,
+        workspace_mb=options.workspace_mb,
+        engine_cache_dir=options.engine_cache_dir or None,
+        fallback_to_cpu=options.fallback_to_cpu,
+        logger=logger,
+        graph_optimization=options.graph_optimization,
+        device_id=options.device_id,
+        max_batch=options.max_batch,
+    )

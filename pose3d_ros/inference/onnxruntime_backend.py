@@ -185,6 +185,11 @@ class OnnxRuntimeBackend(InferenceBackend):
         self._outputs = tuple(_spec(arg, path) for arg in session.get_outputs())
 
     @property
+    def intra_op_threads(self) -> int:
+        """Intra-op thread count the session was created with (0 = ONNX Runtime's default)."""
+        return 0 if self._session is None else int(self._session.get_session_options().intra_op_num_threads)
+
+    @property
     def providers(self) -> list[str]:
         """Execution providers active in the session, in priority order."""
         return [] if self._session is None else list(self._session.get_providers())
