@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -472,6 +473,8 @@ class TensorRTBackend(InferenceBackend):
         self._trt, self._cuda = trt, cuda
         self.engine_path = result.engine_path
         self._buffers: DeviceBuffers | None = None
+        # One set of buffers and one stream: concurrent run() calls (several ROS callback threads) take turns.
+        self._lock = threading.Lock()
         self._context = cuda_call(cuda.Device(device_id).retain_primary_context, what="cuDevicePrimaryCtxRetain")
         self._push()
         try:
@@ -537,8 +540,12 @@ class TensorRTBackend(InferenceBackend):
 
     # -------------------------------------------------------------- run
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        buffers, cuda, stream = self._buffers, self._cuda, self._stream
-        if buffers is None:
+        with self._lock:
+            return self._run_locked(feed)
+
+    def _run_locked(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        buffers, cuda, stream = self._buffers, self._cuda, getattr(self, "_stream", None)
+        if buffers is None or stream is None:
             raise InferenceError(f"{self.name}: buffers are freed")
         for name, array in feed.items():
             lo, hi = self._profile[name]
@@ -586,9 +593,10 @@ class TensorRTBackend(InferenceBackend):
                 delattr(self, attr)  # TensorRT objects free on destruction, inside the pushed context
 
     def _close(self) -> None:
-        self._push()
-        try:
-            self._release()
-        finally:
-            self._pop()
+        with self._lock:  # never free buffers under a running inference
+            self._push()
+            try:
+                self._release()
+            finally:
+                self._pop()
         cuda_call(self._context.detach, what="cuDevicePrimaryCtxRelease")
