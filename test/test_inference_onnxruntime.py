@@ -291,3 +291,20 @@ def test_bad_options_are_named(section: dict, message: str) -> None:
 def test_factory_rejects_unknown_device(model_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown inference device 'tpu'"):
         create_backend(model_path, device="tpu")
+
+
+def test_concurrent_runs_from_two_threads_stay_correct(backend: OnnxRuntimeBackend) -> None:
+    # The ROS node may run inference from several callback threads on one backend.
+    from concurrent.futures import ThreadPoolExecutor
+
+    feeds = [_inputs(b) for b in (1, 2, 3, 4, 5, 6, 7, 8)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outs = list(pool.map(backend.run, feeds))
+    for feed, out in zip(feeds, outs, strict=True):
+        assert_allclose(out["y"], _expected(feed["x"], 0.5)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_context_manager_closes(model_path: Path) -> None:
+    with OnnxRuntimeBackend(model_path) as b:
+        assert not b.closed and "open" in repr(b)
+    assert b.closed and b.providers == [] and "closed" in repr(b)
