@@ -55,10 +55,7 @@ def check_against_pybullet(frames: np.ndarray, joints: np.ndarray, step: int = 5
             for j, name in enumerate(dm.POSE3D16_NAMES):
                 if name == "pelvis":
                     ref = p.getBasePositionAndOrientation(body, physicsClientId=client)[0]
-                elif name == "spine":
-                    ref = p.getLinkState(body, index["chest"], computeForwardKinematics=True,
-                                         physicsClientId=client)[4]
-                elif name in index and name != "neck":  # our neck is mid-shoulder, not the URDF neck joint
+                elif name in index and name != "neck":  # our neck is mid-shoulder, spine mid-torso: not URDF joints
                     ref = p.getLinkState(body, index[name], computeForwardKinematics=True, physicsClientId=client)[4]
                 else:
                     continue

@@ -23,15 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.skeleton import POSE3D16
+
 #: file format version written by :meth:`PosePrior.save`; :meth:`PosePrior.load` refuses others.
 PRIOR_FORMAT_VERSION = 1
 PRIOR_RESOURCE = ("resources", "prior", "pose_prior_pose3d16.npz")
 LAYOUT_NAME = "pose3d16"
 
-# pose3d16 topology (msg/Skeleton3D.msg). pose3d_ros.core.skeleton.POSE3D16 is the reference; these equal it.
-_PARENTS = np.array([-1, 0, 1, 2, 2, 4, 5, 2, 7, 8, 0, 10, 11, 0, 13, 14])
-_MIRROR = np.array([0, 1, 2, 3, 7, 8, 9, 4, 5, 6, 13, 14, 15, 10, 11, 12])
-_L_HIP, _R_HIP, _L_SHO, _R_SHO = 10, 13, 4, 7
+_PARENTS = np.asarray(POSE3D16.parents)
+_MIRROR = np.asarray(POSE3D16.mirror_index)
+_L_HIP, _R_HIP = POSE3D16.index("left_hip"), POSE3D16.index("right_hip")
+_L_SHO, _R_SHO = POSE3D16.index("left_shoulder"), POSE3D16.index("right_shoulder")
 _MIN_VARIANCE = 1e-6  # m^2: floor for PPCA variances (a degenerate component must not get infinite density)
 
 

@@ -10,8 +10,8 @@ Forward kinematics uses the URDF joint offsets (all joint origins have zero rpy)
 are revolute about the local z axis. The pose3d16 joints are taken as:
 
 * pelvis = the root link origin (= the mid-point of the two hip joints, which sit symmetrically at +-z);
-* spine = the ``chest`` joint (the bending point of the torso, 0.236 m above the pelvis, within a few mm of the
-  midpoint of pelvis and mid-shoulder in the rest pose);
+* spine = the midpoint of pelvis and neck (the package's definition, msg/Skeleton3D.msg, the one the 2D layout
+  conversion uses; the URDF ``chest`` joint lies within a few mm of it in the rest pose);
 * neck = the midpoint of the two shoulder joints (the COCO-style definition the 2D layouts use);
 * head = the centre of the head sphere of the ``neck`` link (0.175 m above the neck joint);
 * shoulders, elbows, wrists, hips, knees, ankles = the URDF joints of the same names (wrist = the fixed wrist joint).
@@ -165,6 +165,7 @@ def frames_to_pose3d16(frames: np.ndarray) -> np.ndarray:
         out.update({f"{side}_hip": p_hip, f"{side}_knee": p_knee, f"{side}_ankle": p_ankle,
                     f"{side}_shoulder": p_sho, f"{side}_elbow": p_elb, f"{side}_wrist": p_wri})  # fmt: skip
     out["neck"] = 0.5 * (out["left_shoulder"] + out["right_shoulder"])
+    out["spine"] = 0.5 * (out["pelvis"] + out["neck"])
     joints = np.stack([out[n] for n in POSE3D16_NAMES], axis=1)
     return joints @ _WORLD_TO_PACKAGE.T
 
