@@ -2,9 +2,9 @@
 
 Runs on the default 2D model shipped in ``pose3d_ros/resources/models/`` (or ``--model``); with ``--synthetic``
 (or when no model is shipped yet) on a CPM-like convolution stack built here with the ``onnx`` helper API.
-Each configuration: a fresh session (setup not timed), ``--warmup`` untimed runs, then ``--repeats`` timed runs of
-one ``run()`` call each on the monotonic high-resolution clock. Prints a markdown table, writes JSON under
-``out/bench/``.
+Each configuration: its own session (setup not timed), ``--warmup`` untimed runs, then ``--repeats`` timed runs of
+one ``run()`` call each on the monotonic high-resolution clock, configurations interleaved round-robin.
+Prints a markdown table, writes JSON under ``out/bench/``.
 
     PYTHONPATH=. .venv/bin/python bench/bench_backends.py --repeats 50
 """
@@ -94,23 +94,50 @@ def make_inputs(backend, dynamic: int, rng: np.random.Generator) -> dict[str, np
     return feed
 
 
-def time_config(model: Path, threads: int, level: str, warmup: int, repeats: int, dynamic: int) -> dict:
-    """Median / p95 / mean ms of one ``run`` for one configuration."""
-    with create_backend(model, device="cpu", threads=threads, graph_optimization=level) as backend:
-        feed = make_inputs(backend, dynamic, np.random.default_rng(RNG_SEED))
-        for _ in range(warmup):
-            backend.run(feed)
-        times = np.empty(repeats)
-        for i in range(repeats):
-            start = time.perf_counter()
-            backend.run(feed)
-            times[i] = (time.perf_counter() - start) * 1e3
-        shapes = {k: list(v.shape) for k, v in feed.items()}
-    return {
-        "threads": threads, "graph_optimization": level, "median_ms": float(np.median(times)),
-        "p95_ms": float(np.percentile(times, 95)), "mean_ms": float(times.mean()), "min_ms": float(times.min()),
-        "repeats": repeats, "input_shapes": shapes,
-    }
+def time_configs(
+    model: Path, configs: list[tuple[int, str, bool | None]], warmup: int, repeats: int, rounds: int, dynamic: int
+) -> list[dict]:
+    """Median / p95 / min ms of one ``run`` per (threads, level, spinning) configuration.
+
+    Each round runs every configuration in turn (its own session, ``warmup`` untimed runs, then its share of the
+    ``repeats``), so a burst of load from another process on the shared cores is spread over all configurations.
+    Runs of one configuration stay consecutive: interleaving single runs would let one session's spinning
+    worker threads steal the core from the next session.
+    """
+    per_round = [repeats // rounds + (1 if r < repeats % rounds else 0) for r in range(rounds)]
+    samples: list[list[float]] = [[] for _ in configs]
+    round_medians: list[list[float]] = [[] for _ in configs]
+    shapes: dict[str, list[int]] = {}
+    rng = np.random.default_rng(RNG_SEED)
+    for count in per_round:
+        if count == 0:
+            continue
+        for j, (threads, level, spinning) in enumerate(configs):
+            with create_backend(
+                model, device="cpu", threads=threads, graph_optimization=level, allow_spinning=spinning
+            ) as backend:
+                feed = make_inputs(backend, dynamic, rng)
+                shapes = {k: list(v.shape) for k, v in feed.items()}
+                for _ in range(warmup):
+                    backend.run(feed)
+                times = []
+                for _ in range(count):
+                    start = time.perf_counter()
+                    backend.run(feed)
+                    times.append((time.perf_counter() - start) * 1e3)
+            samples[j].extend(times)
+            round_medians[j].append(float(np.median(times)))
+    results = []
+    for (threads, level, spinning), row, medians in zip(configs, samples, round_medians, strict=True):
+        arr = np.asarray(row)
+        results.append({
+            "threads": threads, "graph_optimization": level,
+            "spinning": {None: "default", True: "on", False: "off"}[spinning],
+            "median_ms": float(np.median(arr)), "p95_ms": float(np.percentile(arr, 95)),
+            "mean_ms": float(arr.mean()), "min_ms": float(arr.min()), "round_medians_ms": medians,
+            "repeats": int(arr.size), "input_shapes": shapes,
+        })
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,12 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts (1 2)")
     parser.add_argument("--levels", nargs="+", default=list(GRAPH_OPTIMIZATION_LEVELS),
                         choices=list(GRAPH_OPTIMIZATION_LEVELS), help="graph optimisation levels (all four)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed runs per configuration (5)")
+    parser.add_argument("--spinning", nargs="+", default=["default"], choices=["default", "on", "off"],
+                        help="ONNX Runtime idle-thread spinning settings to compare (default)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs per configuration and round (3)")
     parser.add_argument("--repeats", type=int, default=30, help="timed runs per configuration (30)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the repeats are split over (3)")
     parser.add_argument("--out", type=Path, default=Path("out/bench/backends.json"), help="JSON output path")
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error("--repeats must be >= 1 and --warmup >= 0")
+    if args.repeats < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error("--repeats and --rounds must be >= 1, --warmup >= 0")
 
     tmp = None
     model = args.model
@@ -138,17 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     if model is None:
         tmp = tempfile.TemporaryDirectory()
         model = synthetic_model(Path(tmp.name) / "synthetic_cpm.onnx", size=args.size)
-    results = [time_config(model, t, lvl, args.warmup, args.repeats, args.size)
-               for t in args.threads for lvl in args.levels]
+    spin = {"default": None, "on": True, "off": False}
+    configs = [(t, lvl, spin[sp]) for t in args.threads for lvl in args.levels for sp in args.spinning]
+    results = time_configs(model, configs, args.warmup, args.repeats, args.rounds, args.size)
     label = "synthetic CPM-like net" if tmp else str(model)
     load = os.getloadavg()[0]  # other processes on the same cores inflate every number: report it
     print(f"\nONNX Runtime CPU, {label}, inputs {results[0]['input_shapes']}, {os.cpu_count()} cores, "
           f"1-min load average {load:.2f} at the end\n")
-    print("| threads | graph opt | median ms | p95 ms | min ms |")
-    print("|---:|---|---:|---:|---:|")
+    print("| threads | graph opt | spinning | median ms | p95 ms | min ms | round medians ms |")
+    print("|---:|---|---|---:|---:|---:|---|")
     for r in results:
-        print(f"| {r['threads']} | {r['graph_optimization']} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} "
-              f"| {r['min_ms']:.2f} |")
+        rounds = " / ".join(f"{m:.1f}" for m in r["round_medians_ms"])
+        print(f"| {r['threads']} | {r['graph_optimization']} | {r['spinning']} | {r['median_ms']:.2f} "
+              f"| {r['p95_ms']:.2f} | {r['min_ms']:.2f} | {rounds} |")
     import onnxruntime
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

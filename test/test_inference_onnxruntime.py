@@ -267,9 +267,12 @@ def test_thread_count_reaches_the_session(model_path: Path, threads: int) -> Non
 
 
 def test_options_from_config_section(model_path: Path) -> None:
-    options = BackendOptions.from_dict({"device": "cpu", "threads": 2, "graph_optimization": "basic"})
+    options = BackendOptions.from_dict({"device": "cpu", "threads": 2, "graph_optimization": "basic",
+                                        "spinning": "off"})
     with create_backend_from_options(model_path, options) as b:
-        assert b.intra_op_threads == 2 and b.graph_optimization == "basic"
+        assert b.intra_op_threads == 2 and b.graph_optimization == "basic" and b.allow_spinning is False
+        feed = _inputs(2)
+        assert_allclose(b.run(feed)["y"], _expected(feed["x"], 0.5)[0], rtol=1e-5, atol=1e-6)
     with create_backend_from_options(model_path, BackendOptions()) as b:
         assert b.intra_op_threads == 0  # 0 = ONNX Runtime's default
 
@@ -280,6 +283,7 @@ def test_options_from_config_section(model_path: Path) -> None:
         ({"device": "gpu"}, "unknown inference device 'gpu'"),
         ({"threads": -1}, "threads must be a non-negative int"),
         ({"workspace_mb": 0}, "workspace_mb and max_batch must be >= 1"),
+        ({"spinning": "yes"}, "spinning must be one of"),
         ({"thread": 2}, r"unknown inference backend option\(s\) \['thread'\]"),
     ],
 )

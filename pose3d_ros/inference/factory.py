@@ -23,6 +23,8 @@ _LOG = logging.getLogger(__name__)
 #: ``ort-tensorrt`` ONNX Runtime's TensorRT provider only.
 DEVICES = ("cpu", "cuda", "tensorrt", "ort-tensorrt")
 
+_SPINNING: dict[str, bool | None] = {"default": None, "on": True, "off": False}
+
 
 def create_backend(
     model_path: str | os.PathLike[str],
@@ -35,6 +37,7 @@ def create_backend(
     logger: Any = None,
     *,
     graph_optimization: str = "all",
+    allow_spinning: bool | None = None,
     device_id: int = 0,
     profile_shapes: ProfileShapes | None = None,
     max_batch: int = 1,
@@ -62,6 +65,8 @@ def create_backend(
         Receives the fallback warning (``.warning(str)``); rclpy loggers work too.
     graph_optimization : {"disable", "basic", "extended", "all"}
         ONNX Runtime graph optimisation level.
+    allow_spinning : bool, optional
+        ONNX Runtime idle threads busy-wait (``None`` = ONNX Runtime default, which spins).
     device_id : int
         GPU index.
     profile_shapes : mapping, optional
@@ -94,8 +99,9 @@ def create_backend(
 
     def ort(ort_device: str) -> InferenceBackend:
         return OnnxRuntimeBackend(
-            path, device=ort_device, threads=threads, graph_optimization=graph_optimization, device_id=device_id,
-            fp16=fp16, workspace_mb=workspace_mb, engine_cache_dir=engine_cache_dir,
+            path, device=ort_device, threads=threads, graph_optimization=graph_optimization,
+            allow_spinning=allow_spinning, device_id=device_id, fp16=fp16, workspace_mb=workspace_mb,
+            engine_cache_dir=engine_cache_dir,
         )
 
     if device == "cpu":
@@ -131,12 +137,14 @@ def create_backend(
 class BackendOptions:
     """Backend settings as they appear in a config file / ROS parameters (see :func:`create_backend`).
 
-    ``threads = 0`` and ``engine_cache_dir = ""`` mean "default" so that every field has a plain ROS type.
+    ``threads = 0``, ``spinning = "default"`` and ``engine_cache_dir = ""`` mean "ONNX Runtime's / the package's
+    default" so that every field has a plain ROS parameter type; ``spinning`` is ``"default"``, ``"on"`` or ``"off"``.
     """
 
     device: str = "cpu"
     threads: int = 0
     graph_optimization: str = "all"
+    spinning: str = "default"
     fp16: bool = False
     workspace_mb: int = 1024
     engine_cache_dir: str = ""
@@ -151,6 +159,8 @@ class BackendOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if self.spinning not in _SPINNING:
+            raise ValueError(f"spinning must be one of {list(_SPINNING)}, got {self.spinning!r}")
         if self.workspace_mb < 1 or self.max_batch < 1:
             raise ValueError(f"workspace_mb and max_batch must be >= 1, got {self.workspace_mb}, {self.max_batch}")
 
@@ -184,6 +194,7 @@ def create_backend_from_options(
         fallback_to_cpu=options.fallback_to_cpu,
         logger=logger,
         graph_optimization=options.graph_optimization,
+        allow_spinning=_SPINNING[options.spinning],
         device_id=options.device_id,
         max_batch=options.max_batch,
     )
