@@ -140,6 +140,20 @@ def test_store_replaces_and_invalidate_removes(tmp_path: Path) -> None:
     assert cache.load(_key(), "net").status == "miss" and not list(tmp_path.iterdir())
 
 
+def test_store_prunes_superseded_entries_only(tmp_path: Path) -> None:
+    cache = EngineCache(tmp_path)
+    old = cache.store(_key(), "net", b"old model")
+    other_gpu = cache.store(_key(gpu_name="NVIDIA A100", compute_capability=(8, 0)), "net", b"a100")
+    fp16 = cache.store(_key(fp16=True), "net", b"fp16")
+    other_model = cache.store(_key(), "other", b"another model")
+    prefixed = cache.store(_key(), "net-v2", b"a model whose name starts like ours")
+    new = cache.store(_key(model_sha256=SHA_B), "net", b"retrained model")
+    assert not old.exists() and not cache.meta_path(old).exists()
+    assert all(p.exists() for p in (other_gpu, fp16, other_model, prefixed, new))
+    newer_trt = cache.store(_key(model_sha256=SHA_B, tensorrt_version="10.5.0"), "net", b"upgraded")
+    assert not new.exists() and newer_trt.exists()
+
+
 def test_empty_engine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="empty engine"):
         EngineCache(tmp_path).store(_key(), "net", b"")

@@ -3,7 +3,8 @@
 An engine is only valid for the exact model, TensorRT version, GPU (name + compute capability), precision and
 optimisation profile it was built with, so those make the cache key. Each engine ``<stem>-<digest>.engine`` has a
 JSON sidecar holding the full key and the engine's sha256: a sidecar whose key differs is *stale*, an engine whose
-bytes do not match is *corrupt*; both are reported as such and rebuilt by the caller, never loaded.
+bytes do not match is *corrupt*; both are reported as such and rebuilt by the caller, never loaded. Storing an
+engine deletes the entries it supersedes (same model name, GPU, precision and profile; older model or TensorRT).
 """
 
 from __future__ import annotations
@@ -220,7 +221,37 @@ class EngineCache:
         # Engine first, sidecar last: a sidecar only ever describes a complete engine.
         _atomic_write(path, bytes(data))
         _atomic_write(self.meta_path(path), json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+        self.prune_superseded(key, model_name)
         return path
+
+    def prune_superseded(self, key: EngineKey, model_name: str) -> list[Path]:
+        """Delete entries of the same model name built for the same GPU, precision and profile but another model
+        hash or TensorRT version: the model was retrained or TensorRT upgraded, so they can never be hit again.
+        Entries for other GPUs or settings are kept (a cache directory may be shared).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The engine files removed.
+        """
+        keep = self.engine_path(key, model_name)
+        prefix = keep.name[: -len(keep.name.rsplit("-", 1)[1])]  # "<stem>-"
+        removed = []
+        for engine in self.cache_dir.glob(f"{prefix}*.engine"):
+            digest = engine.stem[len(prefix):]
+            if engine == keep or len(digest) != 20 or any(c not in "0123456789abcdef" for c in digest):
+                continue  # "net-v2-<digest>" also matches "net-*" but is another model
+            try:
+                other = EngineKey.from_dict(json.loads(self.meta_path(engine).read_text(encoding="utf-8"))["key"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not ours to judge; load() reports it as corrupt if it is ever looked up
+            same_target = (other.gpu_name, other.compute_capability, other.fp16, other.profile) == (
+                key.gpu_name, key.compute_capability, key.fp16, key.profile)
+            if same_target and other != key:
+                for p in (self.meta_path(engine), engine):
+                    p.unlink(missing_ok=True)
+                removed.append(engine)
+        return removed
 
     def invalidate(self, key: EngineKey, model_name: str) -> None:
         """Delete the entry for ``key`` (missing files are fine)."""
