@@ -322,7 +322,7 @@ def ensure_engine(
     force : bool
         Rebuild even on a cache hit.
     logger : logging.Logger-like, optional
-        Receives ``info`` / ``warning`` messages.
+        Receives ``info`` / ``warning`` messages, each one preformatted string (so rclpy loggers work too).
 
     Raises
     ------
@@ -351,9 +351,8 @@ def ensure_engine(
     if lookup.status == "hit" and not force:
         return BuildResult(lookup.engine_path, key, "hit", 0.0)
     if lookup.status in ("stale", "corrupt"):
-        log.warning("rebuilding TensorRT engine: %s", lookup.reason)
-    log.info("building TensorRT engine for %s (fp16=%s, workspace %d MiB); this can take minutes", path, fp16,
-             workspace_mb)
+        log.warning(f"rebuilding TensorRT engine: {lookup.reason}")
+    log.info(f"building TensorRT engine for {path} (fp16={fp16}, workspace {workspace_mb} MiB); this can take minutes")
     trt_logger = trt.Logger(trt.Logger.WARNING)
     context = cuda_call(device.retain_primary_context, what="cuDevicePrimaryCtxRetain")
     cuda_call(context.push, what="cuCtxPushCurrent")
@@ -371,7 +370,7 @@ def ensure_engine(
         key, path.stem, data, extra={"model_path": str(path.resolve()), "workspace_mb": workspace_mb,
                                      "build_seconds": round(seconds, 2), "built_at": time.time()},
     )
-    log.info("TensorRT engine built in %.1f s: %s", seconds, engine_path)
+    log.info(f"TensorRT engine built in {seconds:.1f} s: {engine_path}")
     return BuildResult(engine_path, key, "built" if lookup.status == "miss" else f"rebuilt ({lookup.status})",
                        seconds)
 
@@ -483,7 +482,7 @@ class TensorRTBackend(InferenceBackend):
             engine = self._runtime.deserialize_cuda_engine(result.engine_path.read_bytes())
             if engine is None:
                 # Checksum matched but TensorRT refused it (e.g. driver change): rebuild once, not crash.
-                self._log.warning("TensorRT could not deserialise %s; rebuilding", result.engine_path)
+                self._log.warning(f"TensorRT could not deserialise {result.engine_path}; rebuilding")
                 EngineCache(engine_cache_dir).invalidate(result.key, self.model_path.stem)
                 result = ensure_engine(self.model_path, **build_args)
                 self.engine_path = result.engine_path
