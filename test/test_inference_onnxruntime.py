@@ -312,3 +312,13 @@ def test_context_manager_closes(model_path: Path) -> None:
     with OnnxRuntimeBackend(model_path) as b:
         assert not b.closed and "open" in repr(b)
     assert b.closed and b.providers == [] and "closed" in repr(b)
+
+
+def test_fallback_accepts_an_rclpy_logger(model_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # The node passes its own logger; rclpy loggers take one preformatted string, no %-arguments.
+    if _has_gpu_stack():
+        pytest.skip("TensorRT + GPU present: there is nothing to fall back from")
+    rclpy_logging = pytest.importorskip("rclpy.logging")
+    with create_backend(model_path, device="tensorrt", logger=rclpy_logging.get_logger("pose3d_fallback_test")) as b:
+        assert b.name == "onnxruntime:cpu"
+    assert "falling back to ONNX Runtime on CPU" in capfd.readouterr().err
