@@ -174,6 +174,9 @@ class OnnxRuntimeBackend(InferenceBackend):
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # ONNX Runtime raises its own pybind types (InvalidProtobuf, Fail, ...)
+            if device != "cpu" and _loads_on_cpu(path):
+                # The model is fine: the GPU provider is what failed (driver, CUDA libraries, unsupported GPU).
+                raise BackendUnavailable(f"ONNX Runtime cannot run {path} with {wanted}: {exc}") from exc
             raise ModelLoadError(f"cannot load ONNX model {path}: {exc}") from exc
         # ONNX Runtime silently drops a GPU provider whose libraries fail to load: check what is really active.
         if wanted not in session.get_providers():
@@ -223,3 +226,12 @@ def _spec(arg: ort.NodeArg, path: Path) -> TensorSpec:
         raise ModelLoadError(f"model {path}: tensor '{arg.name}' has unsupported type {arg.type}")
     shape = tuple(d if isinstance(d, int) and d >= 0 else None for d in arg.shape)
     return TensorSpec(arg.name, shape, dtype)
+
+
+def _loads_on_cpu(path: Path) -> bool:
+    """Whether ONNX Runtime can load ``path`` on CPU (tells a broken model from a broken GPU provider)."""
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception:
+        return False
+    return True
