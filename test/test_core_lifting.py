@@ -1,0 +1,123 @@
+"""Tests of the prior-based 2D -> 3D lifting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose3d_ros.core.camera import PinholeCamera
+from pose3d_ros.core.lifting import PoseLifter
+from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y
+
+CAM = PinholeCamera.default(640, 480)
+
+
+@pytest.fixture(scope="module")
+def prior() -> PosePrior:
+    return PosePrior.load(default_prior_path())
+
+
+def project(points: np.ndarray) -> np.ndarray:
+    return points[..., :2] / points[..., 2:] * [CAM.fx, CAM.fy] + [CAM.cx, CAM.cy]
+
+
+def prior_poses(prior: PosePrior, n: int, seed: int = 0) -> np.ndarray:
+    """Poses drawn from the prior (coefficients at half a standard deviation), turned and placed in front."""
+    rng = np.random.default_rng(seed)
+    comp = rng.choice(len(prior.weights_), size=n, p=prior.weights_)
+    coef = 0.5 * rng.standard_normal((n, prior.variances_.shape[1])) * np.sqrt(prior.variances_[comp])
+    y = (prior.means_[comp].reshape(n, -1) + np.einsum("nb,nbd->nd", coef, prior.components_[comp])).reshape(n, 16, 3)
+    t = np.stack([rng.uniform(-0.5, 0.5, n), rng.uniform(-0.3, 0.3, n), rng.uniform(2.5, 4.0, n)], -1)
+    return rotate_y(y, rng.uniform(-np.pi, np.pi, n)) + t[:, None]
+
+
+def test_lifting_a_pose_generated_by_the_prior_returns_it(prior):
+    x = prior_poses(prior, 20)
+    res = PoseLifter(prior, noise_px=0.5, n_iterations=10).lift(project(x), np.ones((20, 16)), CAM)
+    assert res.valid.all()
+    rel = np.linalg.norm((res.poses - res.poses[:, :1]) - (x - x[:, :1]), axis=-1).mean(1)
+    assert np.median(rel) < 0.01 and rel.max() < 0.03  # metres, root-relative shape
+    # absolute distance: size and distance trade off weakly (only through perspective); within 5 %
+    assert np.abs(res.poses[:, 0, 2] / x[:, 0, 2] - 1).max() < 0.05
+    assert np.median(res.residual) < 0.5
+
+
+def test_a_depth_mirrored_pose_is_not_preferred(prior):
+    # every point moved along its own ray to the depth mirrored about the pelvis plane: identical 2D projection
+    x = prior_poses(prior, 30, seed=1)
+    tz = x[:, :1, 2:]
+    mirrored = x * ((2 * tz - x[..., 2:]) / x[..., 2:])
+    res = PoseLifter(prior).lift(project(x), np.ones((30, 16)), CAM)
+    to_true = np.linalg.norm(res.poses - x, axis=-1).mean(1)
+    to_mirror = np.linalg.norm(res.poses - mirrored, axis=-1).mean(1)
+    assert (to_true < to_mirror).mean() >= 0.9
+    assert prior.score_samples(x).mean() > prior.score_samples(mirrored).mean()
+
+
+def test_missing_joints_are_filled_by_the_prior(prior):
+    x = prior_poses(prior, 10, seed=2)
+    conf = np.ones((10, 16))
+    conf[:, [6, 9, 12]] = 0.0  # wrists and an ankle unseen
+    pix = project(x)
+    pix[:, 6] = np.nan
+    res = PoseLifter(prior, noise_px=1.0).lift(pix, conf, CAM)
+    assert res.valid.all() and np.isfinite(res.poses).all()
+    rel = (res.poses - res.poses[:, :1]) - (x - x[:, :1])
+    assert np.median(np.linalg.norm(rel, axis=-1)) < 0.05
+
+
+def test_too_few_joints_give_an_invalid_nan_pose_not_a_guess(prior):
+    x = prior_poses(prior, 3, seed=3)
+    conf = np.ones((3, 16))
+    conf[1, 3:] = 0.0  # 3 joints only
+    conf[2] = 0.0  # nobody
+    res = PoseLifter(prior).lift(project(x), conf, CAM)
+    assert res.valid.tolist() == [True, False, False]
+    assert np.isnan(res.poses[1:]).all() and np.isfinite(res.poses[0]).all()
+    assert res.component[1] == -1
+
+
+def test_people_are_lifted_independently_of_the_batch(prior):
+    x = prior_poses(prior, 4, seed=4)
+    lifter = PoseLifter(prior)
+    together = lifter.lift(project(x), np.ones((4, 16)), CAM).poses
+    alone = np.concatenate([lifter.lift(project(x[i : i + 1]), np.ones((1, 16)), CAM).poses for i in range(4)])
+    np.testing.assert_allclose(together, alone, atol=1e-9)
+
+
+def test_joint_depth_fixes_metric_scale_of_a_smaller_body(prior):
+    x = prior_poses(prior, 10, seed=5)
+    root = x[:, :1]
+    small = (x - root) * 0.85 + root  # a child-sized body: 2D alone would put it further away
+    lifter = PoseLifter(prior, noise_px=1.0)
+    no_depth = lifter.lift(project(small), np.ones((10, 16)), CAM)
+    with_depth = lifter.lift(project(small), np.ones((10, 16)), CAM, joint_depth=small[..., 2])
+    err_no = np.linalg.norm(no_depth.poses - small, axis=-1).mean()
+    err_d = np.linalg.norm(with_depth.poses - small, axis=-1).mean()
+    assert err_d < 0.03 < err_no
+    assert np.median(with_depth.scale) == pytest.approx(0.85, abs=0.04)
+
+
+def test_bad_inputs_raise_clear_errors(prior):
+    lifter = PoseLifter(prior)
+    with pytest.raises(ValueError, match=r"pixels must be \(P, 16, 2\)"):
+        lifter.lift(np.zeros((1, 17, 2)), np.ones((1, 17)), CAM)
+    with pytest.raises(ValueError, match="conf must be"):
+        lifter.lift(np.zeros((2, 16, 2)), np.ones((1, 16)), CAM)
+
+    class Broken:
+        fx, fy, cx, cy = 0.0, 525.0, 320.0, 240.0
+
+    with pytest.raises(ValueError, match="fx, fy > 0"):
+        lifter.lift(np.zeros((1, 16, 2)), np.ones((1, 16)), Broken())
+    with pytest.raises(ValueError, match="noise_px"):
+        PoseLifter(prior, noise_px=-1.0)
+
+
+def test_nan_and_inf_pixels_count_as_missing(prior):
+    x = prior_poses(prior, 2, seed=6)
+    pix = project(x)
+    pix[0, 5] = np.inf
+    pix[1, 0] = np.nan
+    res = PoseLifter(prior).lift(pix, np.ones((2, 16)), CAM)
+    assert res.valid.all() and np.isfinite(res.poses).all() and np.isfinite(res.residual).all()
