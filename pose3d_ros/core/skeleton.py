@@ -84,6 +84,8 @@ class SkeletonLayout:
         Indices of joints on the person's left / right side (paired by name, same order).
     mirror_index : (J,) int ndarray
         Permutation that swaps left and right joints (identity on central joints).
+    order : tuple of int
+        Joint indices with every parent before its children (for walks from the root).
     """
 
     name: str
@@ -93,6 +95,7 @@ class SkeletonLayout:
     left: list[int] = field(init=False, repr=False)
     right: list[int] = field(init=False, repr=False)
     mirror_index: np.ndarray = field(init=False, repr=False)
+    order: tuple[int, ...] = field(init=False, repr=False)
     _lookup: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +105,7 @@ class SkeletonLayout:
             raise ValueError(f"layout {self.name!r}: joint names are not unique: {names}")
         if parents.shape != (len(names),):
             raise ValueError(f"layout {self.name!r}: {len(names)} names but {parents.size} parents")
-        _topological_order(parents)  # raises when the parents do not form a forest
+        order = tuple(int(j) for j in _topological_order(parents))  # raises when the parents are not a forest
         parents.setflags(write=False)
         lookup = {n: i for i, n in enumerate(names)}
         left, right = [], []
@@ -123,6 +126,7 @@ class SkeletonLayout:
         object.__setattr__(self, "left", left)
         object.__setattr__(self, "right", right)
         object.__setattr__(self, "mirror_index", mirror_index)
+        object.__setattr__(self, "order", order)
         object.__setattr__(self, "_lookup", lookup)
 
     @property
