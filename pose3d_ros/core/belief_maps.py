@@ -145,14 +145,16 @@ def decode_belief_maps(maps: np.ndarray, stride: float = 1.0) -> tuple[np.ndarra
     s = _check_stride(stride)
     h, w = m.shape[-2:]
     lead = m.shape[:-2]
-    flat = np.nan_to_num(m.reshape(-1, h * w).astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    flat = m.reshape(-1, h * w)
+    if not np.isfinite(flat).all():  # argmax would pick NaN; only pay for the copy when needed
+        flat = np.where(np.isfinite(flat), flat, 0)
     idx = np.argmax(flat, axis=1)
     rows = np.arange(flat.shape[0])
-    peak = flat[rows, idx]
+    peak = flat[rows, idx].astype(np.float64)
     iy, ix = np.divmod(idx, w)
 
     def at(dy: int, dx: int) -> np.ndarray:
-        return flat[rows, np.clip(iy + dy, 0, h - 1) * w + np.clip(ix + dx, 0, w - 1)]
+        return flat[rows, np.clip(iy + dy, 0, h - 1) * w + np.clip(ix + dx, 0, w - 1)].astype(np.float64)
 
     inner_x = (ix > 0) & (ix < w - 1)
     inner_y = (iy > 0) & (iy < h - 1)
