@@ -39,6 +39,8 @@ KINECT_V1_IR_FOCAL_PX = 580.0
 KINECT_V1_DISPARITY_STEP_PX = 1.0 / 8.0
 #: Random depth error of Kinect v1 grows with z^2: sigma_z ~= coeff * z^2 (about 4 cm at 5 m; same reference).
 KINECT_V1_NOISE_COEFF = 1.5e-3  # 1/m
+#: A surface seen this far (m) behind an inferred joint is taken for background, not for the body hiding the joint.
+_BACKGROUND_GAP_M = 0.3
 
 
 def _check_depth(depth_m: np.ndarray) -> np.ndarray:
@@ -144,8 +146,8 @@ def fuse_with_depth(
     camera: PinholeCamera,
     conf: np.ndarray | None = None,
     *,
-    max_deviation_m: float = 0.15,
-    bone_tolerance: float = 0.2,
+    max_deviation_m: float = 0.25,
+    bone_tolerance: float = 0.3,
     rescale: bool = True,
     surface_offset_m: np.ndarray | float | None = None,
     min_conf: float = 0.05,
@@ -157,11 +159,15 @@ def fuse_with_depth(
     2. Align the prior pose to them robustly: a scale about the camera centre (the depth ambiguity of a lifted
        pose; keeps its projection) when ``rescale``, then a translation, each by least squares over inliers
        (deviation < ``max_deviation_m``, re-estimated twice from a median start).
-    3. Walk the skeleton from the root: an inlier joint keeps its measurement if its bone to the (already fused)
-       parent is within ``bone_tolerance`` of the aligned prior's length (so implausible bones are pulled back);
-       otherwise, and for joints with a pixel but no usable depth (hole, occluded, outlier), the joint is placed on
-       its pixel ray at the aligned prior's depth (keeping the 2D evidence); joints without a pixel hang off the
-       fused parent with the prior's bone vector.
+    3. Walk the skeleton from the root: an inlier joint keeps its measurement unless its bone to a *measured*
+       parent deviates from the aligned prior's length by more than ``bone_tolerance`` (implausible bones are
+       pulled back). Other joints with a pixel (no depth, hole, occluded, outlier) go on their pixel ray (keeping
+       the 2D evidence) at the prior's depth relative to a measured parent, else at the aligned prior's depth,
+       moved back to the surface seen at their pixel if they are in front of it (a joint is inside the body) and
+       the bone allows. Joints without a pixel hang off the fused parent with the prior's bone vector.
+
+    Defaults were chosen on lifted held-out DeepMimic poses with :func:`simulate_kinect_depth` (see
+    ``bench/bench_lifting.py``).
 
     Parameters
     ----------
@@ -258,32 +264,38 @@ def fuse_with_depth(
         aligned = aligned + t
         inlier = depth_ok & (np.linalg.norm(meas - aligned, axis=1) < max_deviation_m)
 
-    pose = aligned.copy()
-    measured = np.zeros(nj, dtype=bool)
-    rays = np.column_stack([(q[:, 0] - camera.cx) / camera.fx, (q[:, 1] - camera.cy) / camera.fy, np.ones(nj)])
     parents = lay.parents
     bones = aligned - aligned[np.maximum(parents, 0)]
     lengths = np.sqrt((bones * bones).sum(axis=1))
-    ray_ok = pixel_ok & (aligned[:, 2] > 0)
+    pose = aligned.copy()
+    measured = np.zeros(nj, dtype=bool)
+    rays = np.column_stack([(q[:, 0] - camera.cx) / camera.fx, (q[:, 1] - camera.cy) / camera.fy, np.ones(nj)])
     for j in lay.order:
         p = parents[j]
-        if p < 0:
-            if inlier[j]:
-                pose[j] = meas[j]
-                measured[j] = True
-            continue
         if inlier[j]:
-            diff = meas[j] - pose[p]
-            if abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6):
+            # Bone check against a measured parent only: an inferred parent is no evidence against a measurement.
+            diff = meas[j] - pose[p] if p >= 0 else None
+            if diff is None or not measured[p] or (
+                abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6)
+            ):
                 pose[j] = meas[j]
                 measured[j] = True
                 continue
-        if ray_ok[j]:
-            # Keep the 2D evidence: the joint's pixel ray at the aligned prior's depth (in trials on DeepMimic poses
-            # this beat the ray / bone-sphere intersection, whose two roots are ambiguous for bones along the ray).
-            pose[j] = rays[j] * aligned[j, 2]
-        else:
-            pose[j] = pose[p] + bones[j]
+        if p < 0:
+            continue
+        if pixel_ok[j]:
+            # Keep the 2D evidence: the joint on its pixel ray, at the prior's depth relative to a measured parent
+            # (else the aligned prior's depth), not in front of the surface seen at its pixel (the joint is inside
+            # the body) unless that surface is far behind (background through a gap) or the bone forbids it.
+            zj = pose[p, 2] + bones[j, 2] if measured[p] else aligned[j, 2]
+            if depth_ok[j] and zj < z[j] < zj + _BACKGROUND_GAP_M:
+                diff = rays[j] * z[j] - pose[p]
+                if abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6):
+                    zj = z[j]
+            if zj > 0:
+                pose[j] = rays[j] * zj
+                continue
+        pose[j] = pose[p] + bones[j]
     return pose, measured
 
 
