@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pose3d_ros.core.prior import PosePrior, pose3d16_parents
+from pose3d_ros.core.prior import PosePrior, pose3d16_parents, rotate_y
 
 _MIN_DEPTH_M = 0.1  # points closer than this to the camera plane are clamped (keeps the projection finite)
 _LOG2PI = np.log(2.0 * np.pi)
@@ -80,6 +80,15 @@ class PoseLifter:
         Rebuild the output from the pelvis outwards with the prior's mean bone lengths (times the body-size factor).
     min_joints : int
         Fewest joints with confidence > 0 needed to lift a person.
+    refine : {"linear", "gauss-newton"}
+        Perspective refinement: ``"linear"`` (rotation interval halving + POSIT-style perspective correction, all
+        closed-form solves; fast) or ``"gauss-newton"`` over coefficients, rotation, translation and body size (with
+        per-joint depth residuals when depths are given; slower).
+    n_search : int
+        Hypotheses per person kept from the mean-only stage for the full linear solve.
+    adaptive_noise : float
+        If > 0, the 2D noise used in the refinement is ``max(noise_px, adaptive_noise * RMS residual of the best
+        weak-perspective fit)`` per person: noisy detections lean more on the prior. 0 disables it.
 
     Examples
     --------
@@ -90,7 +99,8 @@ class PoseLifter:
 
     def __init__(self, prior: PosePrior, n_rotations: int = 12, noise_px: float = 5.0, depth_noise_m: float = 0.03,
                  size_sigma: float = 0.08, n_candidates: int = 3, n_iterations: int = 6,
-                 renormalize_bones: bool = False, min_joints: int = 5) -> None:
+                 renormalize_bones: bool = False, min_joints: int = 5, adaptive_noise: float = 1.0,
+                 n_search: int = 12, refine: str = "linear") -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
         if n_rotations < 1 or n_candidates < 1 or n_iterations < 0:
@@ -108,6 +118,11 @@ class PoseLifter:
         self.n_iterations = int(n_iterations)
         self.renormalize_bones = bool(renormalize_bones)
         self.min_joints = int(min_joints)
+        self.adaptive_noise = float(adaptive_noise)
+        self.n_search = max(int(n_search), self.n_candidates)
+        if refine not in ("linear", "gauss-newton"):
+            raise ValueError(f"refine must be 'linear' or 'gauss-newton', got {refine!r}")
+        self.refine = refine
         self._precompute()
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -132,10 +147,30 @@ class PoseLifter:
         a[..., 0, n - 2] = 1.0
         a[..., 1, n - 1] = 1.0
         self._n = n
-        # per-joint normal-matrix contributions O_j = sum_xy A^T A, flattened for one GEMM: (J, K*R*n*n)
-        self._outer = np.einsum("krjci,krjcl->jkril", a, a).reshape(j, -1)
-        # per-joint-coordinate rows for the right-hand side: (J*2, K*R*n)
-        self._rows = np.moveaxis(a, (2, 3), (0, 1)).reshape(j * 2, -1)
+        # per-component design matrix split by rotation dependence (rows x_0..x_J-1, y_0..y_J-1):
+        # A(theta) = A_fixed + cos(theta) A_x + sin(theta) A_z
+        self._a_fixed = np.zeros((k, 2 * j, n))
+        self._a_x = np.zeros((k, 2 * j, n))
+        self._a_z = np.zeros((k, 2 * j, n))
+        self._a_fixed[:, j:, 0] = self._mu[..., 1]
+        self._a_fixed[:, j:, 1 : 1 + b] = np.swapaxes(self._basis[..., 1], 1, 2)
+        self._a_fixed[:, :j, n - 2] = 1.0
+        self._a_fixed[:, j:, n - 1] = 1.0
+        self._a_x[:, :j, 0] = self._mu[..., 0]
+        self._a_x[:, :j, 1 : 1 + b] = np.swapaxes(self._basis[..., 0], 1, 2)
+        self._a_z[:, :j, 0] = self._mu[..., 2]
+        self._a_z[:, :j, 1 : 1 + b] = np.swapaxes(self._basis[..., 2], 1, 2)
+        kr = k * self.n_rotations
+        # stage-1 tables: projected means per joint (J, KR*2), per joint-coordinate (J*2, KR), squared norms (J, KR)
+        mean_proj = a[..., 0].reshape(kr, j, 2)
+        self._mean_proj_j = np.ascontiguousarray(mean_proj.transpose(1, 0, 2).reshape(j, kr * 2))
+        self._mean_proj_jc = np.ascontiguousarray(mean_proj.transpose(1, 2, 0).reshape(j * 2, kr))
+        self._mean_proj_sq = np.ascontiguousarray((mean_proj**2).sum(-1).T)
+        self._logweight_kr = np.repeat(2.0 * np.log(np.maximum(p.weights_, 1e-300)), self.n_rotations)
+        # stage-2 tables: per-joint normal-matrix contributions O_j = sum_xy A^T A (J, KR, n, n) and the rows of A
+        # per joint coordinate (J*2, KR, n), gathered for the selected hypotheses
+        self._outer = np.ascontiguousarray(np.einsum("krjci,krjcl->jkril", a, a).reshape(j, kr, n, n))
+        self._rows = np.ascontiguousarray(np.moveaxis(a, (2, 3), (0, 1)).reshape(j * 2, kr, n))
         self._logdet = np.log(self._var).sum(1) - 2.0 * np.log(np.maximum(p.weights_, 1e-300))  # (K,)
         self._parents = pose3d16_parents()
         self._bones = np.asarray(p.bone_lengths_, dtype=np.float64)  # metres, the normalised space's unit
@@ -198,9 +233,12 @@ class PoseLifter:
         if valid.any():
             idx = np.flatnonzero(valid)
             sigma = self.noise_px / (0.5 * (fx + fy))  # 2D noise in normalised image coordinates
-            cand_k, cand_r, cand_z = self._search(xn[idx], w[idx], sigma)
+            cand_k, cand_r, cand_z, rms = self._search(xn[idx], w[idx], sigma)
+            # empirical Bayes: noisier 2D than assumed (bad detections) gets a proportionally stronger prior
+            sig = np.maximum(sigma, self.adaptive_noise * rms) if self.adaptive_noise > 0 else np.full(len(idx), sigma)
             d_in = None if depth is None else depth[idx]
-            out = self._refine(xn[idx], w[idx], d_in, sigma, cand_k, cand_r, cand_z)
+            refine = self._refine_linear if self.refine == "linear" else self._refine
+            out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z)
             poses[idx], comp[idx], rot[idx], scale[idx] = out
             proj = poses[idx, :, :2] / np.maximum(poses[idx, :, 2:], _MIN_DEPTH_M)
             err2 = (((proj - xn[idx]) * [fx, fy]) ** 2).sum(-1)
@@ -211,137 +249,250 @@ class PoseLifter:
         return LiftResult(poses=poses, component=comp, residual=resid, valid=valid, rotation=rot, scale=scale)
 
     # ------------------------------------------------------------------------------------------------ search
-    def _search(self, xn: np.ndarray, w: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Closed-form weak-perspective fits for all (person, component, rotation); the best ``n_candidates``.
+    def _search(self, xn: np.ndarray, w: np.ndarray, sigma: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Weak-perspective hypotheses for all (person, component, rotation); the best ``n_candidates``.
 
-        Returns component (P, M), rotation index (P, M) and solution z = (s, c_1..c_B, dx, dy) (P, M, n).
+        Stage 1 fits only the scale and 2D translation of every projected component mean (closed form, a handful of
+        GEMMs); stage 2 solves the full Tikhonov-regularised least squares (scale, coefficients, translation) for the
+        ``n_search`` best stage-1 hypotheses of each person.
+
+        Returns component (P, M), rotation index (P, M), solution z = (s, c_1..c_B, dx, dy) (P, M, n) and the RMS
+        2D residual of the best fit (P,), normalised image units.
         """
-        p, k, r, n = len(xn), self._mu.shape[0], self.n_rotations, self._n
+        p, r, n = len(xn), self.n_rotations, self._n
         b = n - 3
-        normal = (w @ self._outer).reshape(p, k, r, n, n)
-        wx = (w[..., None] * xn).reshape(p, -1)
-        rhs = (wx @ self._rows).reshape(p, k, r, n)
-        # pass 1: mean pose only (s, dx, dy) -> a scale estimate for the prior term
-        sub = [0, n - 2, n - 1]
-        n3 = normal[..., sub, :][..., :, sub] + 1e-12 * np.eye(3)
-        s0 = np.linalg.solve(n3, rhs[..., sub, None])[..., 0, 0]
-        s0 = np.where(s0 > 1e-6, s0, np.nan)
-        # pass 2: Tikhonov on c = s a: sigma^2 |a|^2 / lambda = sigma^2 / (s0^2 lambda) |c|^2
-        reg = sigma**2 / (s0[..., None] ** 2 * self._var[None, :, None, :])  # (P, K, R, B)
+        # ---- stage 1: x ~ s m + d for every projected mean m, weighted, closed form
+        wsum = np.maximum(w.sum(1), 1e-12)  # (P,)
+        wx = w[..., None] * xn  # (P, J, 2)
+        xbar = wx.sum(1) / wsum[:, None]
+        mbar = (w @ self._mean_proj_j).reshape(p, -1, 2) / wsum[:, None, None]  # (P, KR, 2)
+        smx = wx.reshape(p, -1) @ self._mean_proj_jc  # (P, KR)
+        smm = w @ self._mean_proj_sq  # (P, KR)
+        cov = smx - wsum[:, None] * (mbar * xbar[:, None]).sum(-1)
+        var_m = np.maximum(smm - wsum[:, None] * (mbar**2).sum(-1), 1e-12)
+        var_x = (w * (xn**2).sum(-1)).sum(1) - wsum * (xbar**2).sum(-1)
+        s1 = cov / var_m
+        cost1 = (var_x[:, None] - cov**2 / var_m) / sigma**2 - self._logweight_kr[None]
+        cost1 = np.where(s1 > 1e-6, cost1, np.inf)
+        m1 = min(self.n_search, cost1.shape[1])
+        sel = np.argpartition(cost1, m1 - 1, axis=1)[:, :m1] if m1 < cost1.shape[1] else np.tile(
+            np.arange(cost1.shape[1]), (p, 1))
+        rows = np.arange(p)[:, None]
+        s0 = s1[rows, sel]  # (P, M1) scale estimate for the prior term
+        # ---- stage 2: full solve for the selected hypotheses
+        normal = np.einsum("pj,jpmab->pmab", w, self._outer[:, sel])  # (P, M1, n, n)
+        rhs = np.einsum("pc,cpma->pma", wx.reshape(p, -1), self._rows[:, sel])  # (P, M1, n)
+        comp = sel // r
+        # Tikhonov on c = s a: sigma^2 |a|^2 / lambda = sigma^2 / (s0^2 lambda) |c|^2
+        reg = sigma**2 / (np.maximum(s0, 1e-6)[..., None] ** 2 * self._var[comp])  # (P, M1, B)
         diag = np.arange(1, 1 + b)
-        normal[..., diag, diag] += np.nan_to_num(reg, nan=1.0)
+        normal[..., diag, diag] += reg
         z = np.linalg.solve(normal + 1e-12 * np.eye(n), rhs[..., None])[..., 0]
-        data = (w * (xn**2).sum(-1)).sum(1)[:, None, None] - (z * rhs).sum(-1)
-        cost = data / sigma**2 + self._logdet[None, :, None]
+        data = (w * (xn**2).sum(-1)).sum(1)[:, None] - (z * rhs).sum(-1)
+        cost = data / sigma**2 + self._logdet[comp]
         cost = np.where(np.isfinite(s0) & (z[..., 0] > 0), cost, np.inf)
-        flat = cost.reshape(p, -1)
-        m = self.n_candidates
-        best = np.argpartition(flat, m - 1, axis=1)[:, :m] if m < flat.shape[1] else np.tile(np.arange(flat.shape[1]),
-                                                                                             (p, 1))
-        zc = z.reshape(p, k * r, n)[np.arange(p)[:, None], best]
-        return best // r, best % r, zc
+        m = min(self.n_candidates, m1)
+        best = np.argpartition(cost, m - 1, axis=1)[:, :m] if m < m1 else np.tile(np.arange(m1), (p, 1))
+        first = cost.argmin(1)
+        rms = np.sqrt(np.maximum(data[np.arange(p), first], 0.0) / (2.0 * wsum))
+        chosen = sel[rows, best]
+        return chosen // r, chosen % r, z[rows, best], rms
 
     # ------------------------------------------------------------------------------------------------ refine
-    def _refine(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: float, cand_k: np.ndarray,
-                cand_r: np.ndarray, cand_z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Perspective Gauss-Newton from each candidate; returns poses (P, J, 3), component, rotation, scale."""
+    def _linear_fit(self, xt: np.ndarray, w: np.ndarray, k: np.ndarray, theta: np.ndarray, s0: np.ndarray,
+                    sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Regularised weak-perspective solve for given components / continuous rotations.
+
+        xt (H, J, 2) targets, w (H, J), k (H,), theta (H,), s0 (H,) scale for the prior term, sigma (H,).
+        Returns z (H, n) = (s, c_1..c_B, dx, dy) and the cost (H,) = residual / sigma^2 + |a|^2_Lambda + log det.
+        """
+        n = self._n
+        c, s = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+        a = self._a_fixed[k] + c * self._a_x[k] + s * self._a_z[k]  # (H, 2J, n): x' = c X + s Z, y' = Y
+        b = n - 3
+        ww = np.concatenate([w, w], 1)  # (H, 2J), rows ordered x_0..x_J-1, y_0..y_J-1
+        target = np.concatenate([xt[..., 0], xt[..., 1]], 1)
+        aw = a * ww[..., None]
+        normal = np.swapaxes(aw, 1, 2) @ a
+        rhs = (np.swapaxes(aw, 1, 2) @ target[..., None])[..., 0]
+        reg = sigma[:, None] ** 2 / (np.maximum(s0, 1e-6)[:, None] ** 2 * self._var[k])
+        diag = np.arange(1, 1 + b)
+        normal[:, diag, diag] += reg
+        z = np.linalg.solve(normal + 1e-12 * np.eye(n), rhs[..., None])[..., 0]
+        data = (ww * target**2).sum(1) - (z * rhs).sum(1)
+        cost = data / sigma**2 + self._logdet[k]
+        return z, np.where(z[:, 0] > 1e-6, cost, np.inf)
+
+    def _refine_linear(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: np.ndarray,
+                       cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rotation refinement by interval halving + perspective correction (POSIT-style), all linear solves.
+
+        Perspective ``x_j = (X_j + t_x) / (Z_j + t_z)`` is exactly ``x_j (1 + Z_j / t_z) = s X_j + d`` with
+        ``s = 1 / t_z``: the weak-perspective system with targets scaled by ``1 + eps_j`` from the previous estimate.
+        """
         p, m = cand_k.shape
-        b = self._var.shape[1]
-        kk = cand_k.reshape(-1)
+        j, b = self._mu.shape[1], self._var.shape[1]
+        k = cand_k.reshape(-1)
         rep = np.repeat(np.arange(p), m)
-        xn_, w_ = xn[rep], w[rep]
-        mu, basis, var = self._mu[kk], self._basis[kk], self._var[kk]  # (Q, J, 3), (Q, B, J, 3), (Q, B)
-        z = cand_z.reshape(p * m, -1)
-        s = np.maximum(z[:, 0], 1e-6)
-        coef = z[:, 1 : 1 + b] / s[:, None]
+        w_, x_, sig = w[rep], xn[rep], np.repeat(sigma, m)
         theta = self._theta[cand_r.reshape(-1)]
+        z = cand_z.reshape(p * m, -1)
+        eps = np.zeros((p * m, j))
+        delta = np.pi / self.n_rotations  # half the grid step
+        steps = max(self.n_iterations, 1)
+        w3, k3, sig3 = np.tile(w_, (3, 1)), np.tile(k, 3), np.tile(sig, 3)
+        basis_k = self._basis[k].reshape(len(k), b, -1)
+        for _ in range(steps):
+            # perspective factors from the current estimate
+            s = np.maximum(z[:, 0], 1e-6)
+            y = self._mu[k] + ((z[:, None, 1 : 1 + b] / s[:, None, None]) @ basis_k).reshape(len(k), j, 3)
+            eps = s[:, None] * (-np.sin(theta)[:, None] * y[..., 0] + np.cos(theta)[:, None] * y[..., 2])
+            xt = x_ * (1.0 + np.clip(eps, -0.5, 0.5))[..., None]
+            # three rotations (theta - delta, theta, theta + delta) in one batch
+            th3 = np.concatenate([theta - delta, theta, theta + delta])
+            z3, cost3 = self._linear_fit(np.concatenate([xt, xt, xt]), w3, k3, th3, np.tile(s, 3), sig3)
+            pick = cost3.reshape(3, -1).argmin(0)
+            h = np.arange(len(k))
+            theta = th3.reshape(3, -1)[pick, h]
+            z = z3.reshape(3, len(k), -1)[pick, h]
+            cost = cost3.reshape(3, -1)[pick, h]
+            delta *= 0.5
+        best = np.where(np.isfinite(cost), cost, np.inf).reshape(p, m).argmin(1)
+        sel = np.arange(p) * m + best
+        z, theta, ksel = z[sel], theta[sel], k[sel]
+        s = np.maximum(z[:, 0], 1e-6)
+        y = self._mu[ksel] + np.einsum("hb,hbjc->hjc", z[:, 1 : 1 + b] / s[:, None], self._basis[ksel])
+        rotated = rotate_y(y, theta)
+        size = np.ones(p)
         tz = 1.0 / s
-        t = np.stack([z[:, -2] * tz, z[:, -1] * tz, tz], -1)
-        logsize = np.zeros(p * m)
-        d_, dw = None, None
         if depth is not None:
-            d_ = depth[rep]
-            dw = np.isfinite(d_) & (w_ > 0)
-            d_ = np.where(dw, d_, 0.0)
-            # depth fixes the distance: shift the weak-perspective estimate onto the measured joint depths
-            y0 = mu + np.einsum("qb,qbjc->qjc", coef, basis)
-            z_model = -np.sin(theta)[:, None] * y0[..., 0] + np.cos(theta)[:, None] * y0[..., 2]
-            has = dw.any(1)
-            med = np.array([np.median((d_ - z_model)[i][dw[i]]) if has[i] else t[i, 2] for i in range(len(d_))])
-            t[:, :2] *= (med / t[:, 2])[:, None]
-            t[:, 2] = med
-        params = np.concatenate([coef, theta[:, None], t, logsize[:, None]], 1)  # (Q, B + 5)
-        inv_sig = 1.0 / sigma
-        for _ in range(self.n_iterations):
-            res, jac = self._residuals(params, mu, basis, var, xn_, w_, d_, dw, inv_sig, jacobian=True)
-            jtj = np.einsum("qri,qrl->qil", jac, jac)
-            jtr = np.einsum("qri,qr->qi", jac, res)
-            jtj += 1e-6 * np.eye(jtj.shape[-1]) + 1e-3 * jtj * np.eye(jtj.shape[-1])  # light Levenberg damping
-            step = np.linalg.solve(jtj, -jtr[..., None])[..., 0]
-            params = params + step
-            params[:, b + 3] = np.maximum(params[:, b + 3], _MIN_DEPTH_M + 0.5)  # stay in front of the camera
-        res = self._residuals(params, mu, basis, var, xn_, w_, d_, dw, inv_sig, jacobian=False)[0]
-        cost = (res**2).sum(1) + np.log(var).sum(1) - 2 * np.log(self.prior.weights_[kk])
-        cost = np.where(np.isfinite(cost), cost, np.inf).reshape(p, m)
-        pick = cost.argmin(1)
-        q = np.arange(p) * m + pick
-        points = self._points(params[q], mu[q], basis[q])[0]
-        size = np.exp(params[q, b + 4])
+            # measured z_j = g (Z_j + 1 / s): the body-size factor g (and with it the distance) from the depths
+            ok = np.isfinite(depth) & (w > 0)
+            denom = rotated[..., 2] + tz[:, None]
+            ratio = np.where(ok, depth / np.maximum(denom, 1e-6), np.nan)
+            has = ok.sum(1) >= 3
+            if has.any():
+                size[has] = np.clip(np.nanmedian(ratio[has], axis=1), 0.5, 1.5)
+            tz = size * tz
+        t = np.stack([z[:, -2] * tz, z[:, -1] * tz, tz], -1)
+        points = size[:, None, None] * rotated + t[:, None]
         if self.renormalize_bones:
             points = self._renormalize(points, size)
-        return points, cand_k[np.arange(p), pick], np.mod(params[q, b], 2 * np.pi), size
+        return points, ksel, np.mod(theta, 2 * np.pi), size
 
-    def _points(self, params: np.ndarray, mu: np.ndarray, basis: np.ndarray):
-        b = basis.shape[1]
-        coef, theta, t, logsize = params[:, :b], params[:, b], params[:, b + 1 : b + 4], params[:, b + 4]
-        y = mu + np.einsum("qb,qbjc->qjc", coef, basis)  # normalised pose (Q, J, 3)
-        size = np.exp(logsize)[:, None]
-        c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
-        x = np.stack([c * y[..., 0] + s * y[..., 2], y[..., 1], -s * y[..., 0] + c * y[..., 2]], -1)
-        return size[..., None] * x + t[:, None], y, x, size, c, s
+    def _refine(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: np.ndarray,
+                cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Perspective Gauss-Newton from each candidate; returns poses (P, J, 3), component, rotation, scale.
 
-    def _residuals(self, params, mu, basis, var, xn, w, depth, dw, inv_sig, jacobian: bool):
-        """Stacked residuals (reprojection, depth, prior) and optionally their Jacobian (Q, R, B + 5)."""
-        q, j = xn.shape[:2]
-        b = basis.shape[1]
-        pts, y, x, size, c, s = self._points(params, mu, basis)
-        zc = np.maximum(pts[..., 2], _MIN_DEPTH_M)
-        sw = np.sqrt(w) * inv_sig
-        proj = pts[..., :2] / zc[..., None]
-        r_2d = ((proj - xn) * sw[..., None]).reshape(q, -1)
-        r_prior = params[:, :b] / np.sqrt(var)
-        r_size = (params[:, b + 4] / self.size_sigma)[:, None]
-        parts = [r_2d, r_prior, r_size]
+        Parameters are (basis coefficients (B), rotation about y, translation (3), log body size). Steps are
+        clamped (a trust region without extra evaluations) and the lowest-cost iterate of each candidate is kept.
+        """
+        p, m = cand_k.shape
+        j, b = self._mu.shape[1], self._var.shape[1]
+        kk = cand_k.reshape(-1)
+        q = p * m
+        rep = np.repeat(np.arange(p), m)
+        xu, xv = xn[rep, :, 0], xn[rep, :, 1]
+        sw = np.sqrt(w[rep]) / np.repeat(sigma, m)[:, None]  # (Q, J) residual weights
+        mu = self._mu[kk]  # (Q, J, 3)
+        basis = self._basis[kk]  # (Q, B, J, 3)
+        basis_flat = basis.reshape(q, b, j * 3)
+        inv_var = 1.0 / self._var[kk]  # (Q, B)
+        z = cand_z.reshape(q, -1)
+        s0 = np.maximum(z[:, 0], 1e-6)
+        coef = z[:, 1 : 1 + b] / s0[:, None]
+        theta = self._theta[cand_r.reshape(-1)]
+        tz = 1.0 / s0
+        t = np.stack([z[:, -2] * tz, z[:, -1] * tz, tz], -1)
+        logsize = np.zeros(q)
+        dw = None
         if depth is not None:
-            r_d = np.where(dw, (pts[..., 2] - depth) / self.depth_noise_m, 0.0)
-            parts.insert(1, r_d)
-        res = np.concatenate(parts, 1)
-        if not jacobian:
-            return res, None
-        # d pts / d params: (Q, J, 3, B + 5)
-        dp = np.zeros((q, j, 3, b + 5))
-        rb = np.stack([c[..., None] * basis[..., 0] + s[..., None] * basis[..., 2], basis[..., 1],
-                       -s[..., None] * basis[..., 0] + c[..., None] * basis[..., 2]], -1)  # (Q, B, J, 3)
-        dp[..., :b] = size[..., None, None] * np.moveaxis(rb, 1, 3)
-        yx, yz = y[..., 0], y[..., 2]
-        dtheta = np.stack([-s * yx + c * yz, np.zeros_like(yx), -c * yx - s * yz], -1)
-        dp[..., b] = size[..., None] * dtheta
-        dp[..., 0, b + 1] = 1.0
-        dp[..., 1, b + 2] = 1.0
-        dp[..., 2, b + 3] = 1.0
-        dp[..., b + 4] = size[..., None] * x
-        inv_z = 1.0 / zc
-        du = (dp[..., 0, :] - proj[..., 0:1] * dp[..., 2, :]) * inv_z[..., None]
-        dv = (dp[..., 1, :] - proj[..., 1:2] * dp[..., 2, :]) * inv_z[..., None]
-        j_2d = (np.stack([du, dv], 2) * sw[..., None, None]).reshape(q, 2 * j, b + 5)
-        j_prior = np.zeros((q, b, b + 5))
-        j_prior[:, np.arange(b), np.arange(b)] = 1.0 / np.sqrt(var)
-        j_size = np.zeros((q, 1, b + 5))
-        j_size[:, 0, b + 4] = 1.0 / self.size_sigma
-        jparts = [j_2d, j_prior, j_size]
-        if depth is not None:
-            jparts.insert(1, np.where(dw[..., None], dp[..., 2, :] / self.depth_noise_m, 0.0))
-        return res, np.concatenate(jparts, 1)
+            d_ = depth[rep]
+            dw = (np.isfinite(d_) & (w[rep] > 0)).astype(np.float64) / self.depth_noise_m
+            d_ = np.nan_to_num(d_)
+            # depth fixes the distance: move the weak-perspective estimate onto the measured joint depths
+            y0 = mu + (coef[:, None, :] @ basis_flat).reshape(q, j, 3)
+            z_model = -np.sin(theta)[:, None] * y0[..., 0] + np.cos(theta)[:, None] * y0[..., 2]
+            for i in np.flatnonzero(dw.any(1)):
+                shift = float(np.median((d_[i] - z_model[i])[dw[i] > 0]))
+                t[i] *= shift / t[i, 2]
+        inv_size_var = 1.0 / self.size_sigma**2
+        best_cost = np.full(q, np.inf)
+        best = np.zeros((q, b + 5))
+        eye = np.eye(b + 5)
+        step_limit = np.concatenate([2.0 * np.sqrt(self._var[kk]), np.full((q, 1), 0.3), np.zeros((q, 3)),
+                                     np.full((q, 1), 0.1)], 1)
+        for it in range(self.n_iterations + 1):
+            c, s_ = np.cos(theta)[:, None], np.sin(theta)[:, None]
+            g = np.exp(logsize)[:, None]
+            y = mu + (coef[:, None, :] @ basis_flat).reshape(q, j, 3)
+            yx, yy, yz = y[..., 0], y[..., 1], y[..., 2]
+            xx, xz = c * yx + s_ * yz, -s_ * yx + c * yz
+            pz = g * xz + t[:, 2:3]
+            zc = np.maximum(pz, _MIN_DEPTH_M)
+            iz = 1.0 / zc
+            u = (g * xx + t[:, 0:1]) * iz
+            v = (g * yy + t[:, 1:2]) * iz
+            r_u, r_v = (u - xu) * sw, (v - xv) * sw
+            cost = (r_u**2).sum(1) + (r_v**2).sum(1) + (coef**2 * inv_var).sum(1) + logsize**2 * inv_size_var
+            if dw is not None:
+                r_d = (pz - d_) * dw
+                cost += (r_d**2).sum(1)
+            better = cost < best_cost
+            best_cost = np.where(better, cost, best_cost)
+            best[better] = np.concatenate([coef, theta[:, None], t, logsize[:, None]], 1)[better]
+            if it == self.n_iterations:
+                break
+            # Jacobians of (P_x, P_y, P_z) w.r.t. coefficients: g R basis; rotation; log size. Translation is identity.
+            bx, by, bz = basis[..., 0], basis[..., 1], basis[..., 2]  # (Q, B, J)
+            gb = g[:, :, None]
+            dpx_c = gb * (c[:, :, None] * bx + s_[:, :, None] * bz)
+            dpy_c = gb * by
+            dpz_c = gb * (-s_[:, :, None] * bx + c[:, :, None] * bz)
+            dpx = np.concatenate([dpx_c, (g * xz)[:, None], (g * xx)[:, None]], 1)  # (Q, B + 2, J)
+            dpy = np.concatenate([dpy_c, np.zeros((q, 1, j)), (g * yy)[:, None]], 1)
+            dpz = np.concatenate([dpz_c, (-g * xx)[:, None], (g * xz)[:, None]], 1)
+            ju = (dpx - u[:, None] * dpz) * (iz * sw)[:, None]  # (Q, B + 2, J)
+            jv = (dpy - v[:, None] * dpz) * (iz * sw)[:, None]
+            ones = (iz * sw)[:, None]
+            zero = np.zeros_like(ones)
+            # parameter order: coef (B), theta, tx, ty, tz, logsize
+            ju = np.concatenate([ju[:, : b + 1], ones, zero, -u[:, None] * ones, ju[:, b + 1 :]], 1)
+            jv = np.concatenate([jv[:, : b + 1], zero, ones, -v[:, None] * ones, jv[:, b + 1 :]], 1)
+            jtj = ju @ ju.transpose(0, 2, 1) + jv @ jv.transpose(0, 2, 1)
+            grad = (ju @ r_u[..., None] + jv @ r_v[..., None])[..., 0]
+            if dw is not None:
+                jd = np.concatenate([dpz_c, (-g * xx)[:, None], zero, zero,
+                                     np.ones_like(ones), (g * xz)[:, None]], 1) * dw[:, None]
+                jtj += jd @ jd.transpose(0, 2, 1)
+                grad += (jd @ r_d[..., None])[..., 0]
+            diag = np.arange(b)
+            jtj[:, diag, diag] += inv_var
+            grad[:, :b] += coef * inv_var
+            jtj[:, b + 4, b + 4] += inv_size_var
+            grad[:, b + 4] += logsize * inv_size_var
+            jtj += (1e-3 * jtj[:, np.arange(b + 5), np.arange(b + 5)] + 1e-9)[:, :, None] * eye  # Levenberg damping
+            step = np.linalg.solve(jtj, -grad[..., None])[..., 0]
+            step_limit[:, b + 1 : b + 4] = 0.3 * t[:, 2:3]
+            step = np.clip(step, -step_limit, step_limit)
+            coef = coef + step[:, :b]
+            theta = theta + step[:, b]
+            t = t + step[:, b + 1 : b + 4]
+            t[:, 2] = np.maximum(t[:, 2], 2 * _MIN_DEPTH_M)
+            logsize = logsize + step[:, b + 4]
+        total = best_cost + np.log(self._var[kk]).sum(1) - 2 * np.log(np.maximum(self.prior.weights_[kk], 1e-300))
+        pick = np.where(np.isfinite(total), total, np.inf).reshape(p, m).argmin(1)
+        sel = np.arange(p) * m + pick
+        par = best[sel]
+        y = self._mu[kk[sel]] + (par[:, None, :b] @ basis_flat[sel]).reshape(p, j, 3)
+        size = np.exp(par[:, b + 4])
+        points = size[:, None, None] * rotate_y(y, par[:, b]) + par[:, None, b + 1 : b + 4]
+        if self.renormalize_bones:
+            points = self._renormalize(points, size)
+        return points, kk[sel], np.mod(par[:, b], 2 * np.pi), size
 
     def _renormalize(self, points: np.ndarray, size: np.ndarray) -> np.ndarray:
         """Rebuild each skeleton from the pelvis with the prior's mean bone lengths times the body-size factor."""

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Accuracy and speed of the prior-based 2D -> 3D lifting on held-out mocap clips.
+
+Whole clips are held out (never seen by the prior's fit; the shipped prior's README lists them). Each held-out pose
+is turned to a random heading and seen by a virtual 640x480 camera (Kinect v1 colour intrinsics) from several
+distances and camera pitches. Conditions:
+
+(a) ground-truth 2D projections;
+(b) 2D noise of 5 / 10 / 20 px (Gaussian, per coordinate) with 20 % of the joints dropped;
+(c) simulated Kinect v1 depth (capsule body rendering, disparity noise, quantisation, holes:
+    ``core.depth.simulate_kinect_depth``), joint depths sampled with ``core.depth.sample_joint_depth``.
+
+Baselines without the prior, in the same run: the nearest-neighbour training pose (the prior's training clips,
+mirrored too, under the best of 36 headings and a weak-perspective scale / translation fit), and for (c) plain
+back-projection of the sampled joint depths. Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE
+(after a similarity Procrustes alignment) and, where metric position matters, the absolute camera-frame error.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run, ~2 min on 2 cores
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py --quick    # fewer poses / views
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # single-core timing, set before numpy loads BLAS
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
+from pose3d_ros.core.depth import (  # noqa: E402
+    JOINT_SURFACE_DEPTH_M,
+    fuse_with_depth,
+    sample_joint_depth,
+    simulate_kinect_depth,
+)
+from pose3d_ros.core.lifting import PoseLifter  # noqa: E402
+from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y  # noqa: E402
+from pose3d_ros.data.augment import mirror  # noqa: E402
+from pose3d_ros.data.deepmimic import load_mocap_clips  # noqa: E402
+
+HELD_OUT = ("walk", "punch", "dance_b")  # must match pose3d_ros/resources/prior/README.md
+DISTANCES_M = (2.5, 3.5, 4.5)
+PITCHES_DEG = (0.0, 15.0)
+
+
+# ------------------------------------------------------------------------------------------------- metrics
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean joint error after aligning the pelvis (joint 0), (N,)."""
+    return np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(1)
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean joint error after the best similarity transform of ``pred`` onto ``gt``, (N,)."""
+    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p, g = pred - mp, gt - mg
+    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", p, g))
+    sign = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
+    s[:, -1] *= sign
+    u[:, :, -1] *= sign[:, None]
+    rot = np.einsum("nij,njk->nik", u, vt)
+    scale = s.sum(1) / (p**2).sum((1, 2))
+    aligned = scale[:, None, None] * np.einsum("nji,nik->njk", p, rot) + mg
+    return np.linalg.norm(aligned - gt, axis=-1).mean(1)
+
+
+def abs_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean camera-frame joint error (no alignment), (N,); NaN joints are skipped."""
+    return np.nanmean(np.linalg.norm(pred - gt, axis=-1), axis=1)
+
+
+# ------------------------------------------------------------------------------------------------- scenes
+def make_views(poses: np.ndarray, rng: np.random.Generator, distances, pitches) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out poses placed in front of the camera: (V*N, 16, 3) camera-frame points and the pitch (deg) of each."""
+    out, pitch_of = [], []
+    centred = poses - poses[:, :1]
+    for dist in distances:
+        for pitch in pitches:
+            x = rotate_y(centred, rng.uniform(-np.pi, np.pi, len(poses)))
+            # a camera pitched down by `pitch` sees the world rotated up about its x axis
+            a = np.deg2rad(pitch)
+            rx = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+            x = x @ rx.T
+            lateral = rng.uniform(-0.4, 0.4, (len(poses), 1, 2))
+            out.append(x + np.concatenate([lateral, np.full((len(poses), 1, 1), dist)], -1))
+            pitch_of.append(np.full(len(poses), pitch))
+    return np.concatenate(out), np.concatenate(pitch_of)
+
+
+def project(points: np.ndarray, cam: PinholeCamera) -> np.ndarray:
+    return points[..., :2] / points[..., 2:] * [cam.fx, cam.fy] + [cam.cx, cam.cy]
+
+
+# ------------------------------------------------------------------------------------------------- baselines
+class NearestNeighbour:
+    """No-prior baseline: the training pose + heading whose weak-perspective projection best fits the 2D."""
+
+    def __init__(self, train: np.ndarray, body_size: float, n_rotations: int = 36) -> None:
+        centred = train - train[:, :1]
+        theta = np.arange(n_rotations) * 2 * np.pi / n_rotations
+        cand = np.concatenate([rotate_y(centred, np.full(len(centred), t)) for t in theta])  # (M, J, 3)
+        self.cand = cand
+        self.body_size = body_size
+
+    def lift(self, pix: np.ndarray, conf: np.ndarray, cam: PinholeCamera) -> np.ndarray:
+        xn = (pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy]
+        out = np.full((len(pix), 16, 3), np.nan)
+        c2 = self.cand[..., :2]  # (M, J, 2)
+        for i in range(len(pix)):
+            w = np.where(np.isfinite(xn[i]).all(-1), conf[i], 0.0)
+            x = np.nan_to_num(xn[i])
+            sw = w.sum()
+            if sw <= 0:
+                continue
+            # weighted weak-perspective fit x ~ s * c2 + d, closed form per candidate
+            cm = (w[None, :, None] * c2).sum(1) / sw
+            xm = (w[:, None] * x).sum(0) / sw
+            cc, xc = c2 - cm[:, None], x - xm
+            s = (w[None, :, None] * cc * xc[None]).sum((1, 2)) / np.maximum((w[None, :, None] * cc**2).sum((1, 2)),
+                                                                           1e-12)
+            res = (w[None, :, None] * (s[:, None, None] * cc - xc[None]) ** 2).sum((1, 2))
+            res[s <= 0] = np.inf
+            k = int(res.argmin())
+            tz = 1.0 / s[k]
+            d = xm - s[k] * cm[k]
+            out[i] = self.cand[k] + np.array([d[0] * tz, d[1] * tz, tz])
+        return out
+
+
+# ------------------------------------------------------------------------------------------------- runs
+def summarise(name: str, method: str, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> dict:
+    ok = np.isfinite(pred).all((1, 2)) if valid is None else valid & np.isfinite(pred).all((1, 2))
+    row = {"condition": name, "method": method, "n": int(len(gt)), "valid_fraction": float(ok.mean())}
+    if ok.any():
+        row.update(mpjpe_mm=1000 * float(mpjpe(pred[ok], gt[ok]).mean()),
+                   pa_mpjpe_mm=1000 * float(pa_mpjpe(pred[ok], gt[ok]).mean()),
+                   abs_mm=1000 * float(abs_error(pred[ok], gt[ok]).mean()))
+    return row
+
+
+def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn: NearestNeighbour, gt: np.ndarray,
+                 cam: PinholeCamera, rng: np.random.Generator, depth_step: int) -> list[dict]:
+    rows = []
+    pix = project(gt, cam)
+    ones = np.ones(gt.shape[:2])
+    rows.append(summarise("(a) GT 2D", "prior lifting", lifter.lift(pix, ones, cam).poses, gt))
+    rows.append(summarise("(a) GT 2D", "prior lifting, Gauss-Newton refinement", lifter_gn.lift(pix, ones, cam).poses,
+                          gt))
+    rows.append(summarise("(a) GT 2D", "nearest neighbour (no prior)", nn.lift(pix, ones, cam), gt))
+    for noise in (5.0, 10.0, 20.0):
+        noisy = pix + noise * rng.standard_normal(pix.shape)
+        conf = (rng.random(ones.shape) >= 0.2).astype(np.float64)
+        name = f"(b) {noise:.0f} px + 20% dropped"
+        res = lifter.lift(noisy, conf, cam)
+        rows.append(summarise(name, "prior lifting", res.poses, gt, res.valid))
+        res = lifter_gn.lift(noisy, conf, cam)
+        rows.append(summarise(name, "prior lifting, Gauss-Newton refinement", res.poses, gt, res.valid))
+        rows.append(summarise(name, "nearest neighbour (no prior)", nn.lift(noisy, conf, cam), gt))
+
+    # (c) depth: one rendered Kinect frame per pose (subsampled: rendering dominates the bench time)
+    sub = gt[::depth_step]
+    sub_pix = project(sub, cam)
+    zs = np.stack([sample_joint_depth(simulate_kinect_depth(p, cam, rng), sub_pix[i]) for i, p in enumerate(sub)])
+    ones = np.ones(sub.shape[:2])
+    centre_z = zs + JOINT_SURFACE_DEPTH_M  # sampled depth is the body surface; the joint is behind it
+    res_d = lifter.lift(sub_pix, ones, cam, joint_depth=centre_z)
+    res_gn = lifter_gn.lift(sub_pix, ones, cam, joint_depth=centre_z)
+    fused = np.stack([fuse_with_depth(res_d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
+    res_2d = lifter.lift(sub_pix, ones, cam)
+    fused_2d = np.stack([fuse_with_depth(res_2d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0]
+                         for i in range(len(sub))])
+    rays = np.concatenate([(sub_pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy], np.ones(sub_pix.shape[:2] + (1,))], -1)
+    back = rays * zs[..., None]  # depth-only: back-projected joint pixels (surface, NaN where no depth)
+    name = "(c) GT 2D + Kinect depth"
+    rows.append(summarise(name, "prior lifting with joint depths", res_d.poses, sub, res_d.valid))
+    rows.append(summarise(name, "prior lifting with joint depths, Gauss-Newton", res_gn.poses, sub, res_gn.valid))
+    rows.append(summarise(name, "prior lifting with joint depths + fuse_with_depth", fused, sub, res_d.valid))
+    rows.append(summarise(name, "prior lifting (2D only) + fuse_with_depth", fused_2d, sub, res_2d.valid))
+    row = summarise(name, "depth-only back-projection (no prior)", np.nan_to_num(back, nan=0.0), sub)
+    row["abs_mm"] = 1000 * float(abs_error(back, sub).mean())
+    row["joint_coverage"] = float(np.isfinite(zs).mean())
+    rows.append(row)
+    return rows
+
+
+def run_timing(lifter: PoseLifter, gt: np.ndarray, cam: PinholeCamera, repeats: int) -> list[dict]:
+    pix = project(gt, cam)
+    rows = []
+    for people in (1, 3, 10):
+        times = []
+        for r in range(repeats):
+            idx = (np.arange(people) + r * people) % len(gt)
+            t0 = time.perf_counter()
+            lifter.lift(pix[idx], np.ones((people, 16)), cam)
+            times.append((time.perf_counter() - t0) * 1000)
+        t = np.array(times)
+        med, p95 = float(np.median(t)), float(np.percentile(t, 95))
+        rows.append({"refine": lifter.refine, "people": people, "frame_median_ms": med, "frame_p95_ms": p95,
+                     "person_median_ms": med / people, "person_p95_ms": p95 / people})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prior", type=Path, default=None, help="prior .npz (default: the shipped one)")
+    parser.add_argument("--held-out", nargs="+", default=list(HELD_OUT), help="clips never seen by the prior")
+    parser.add_argument("--frame-step", type=int, default=1, help="use every n-th held-out frame")
+    parser.add_argument("--depth-step", type=int, default=4, help="render Kinect depth for every n-th test pose")
+    parser.add_argument("--repeats", type=int, default=200, help="timed calls per people count")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="every 4th frame, one distance, fewer repeats")
+    parser.add_argument("--output", type=Path, default=Path("out/bench/lifting.json"))
+    args = parser.parse_args(argv)
+
+    prior = PosePrior.load(args.prior or default_prior_path())
+    clips = load_mocap_clips()
+    unknown = set(args.held_out) - clips.keys()
+    if unknown:
+        parser.error(f"unknown clips {sorted(unknown)}")
+    step = 4 if args.quick else args.frame_step
+    test = np.concatenate([clips[c][::step] for c in args.held_out]).astype(np.float64)
+    train = np.concatenate([clips[c] for c in sorted(clips) if c not in args.held_out]).astype(np.float64)
+    rng = np.random.default_rng(args.seed)
+    distances = DISTANCES_M[1:2] if args.quick else DISTANCES_M
+    gt, _ = make_views(test, rng, distances, PITCHES_DEG)
+    cam = PinholeCamera.default(640, 480)
+    lifter = PoseLifter(prior)
+    lifter_gn = PoseLifter(prior, refine="gauss-newton")
+    nn = NearestNeighbour(np.concatenate([train, mirror(train)]), prior.body_size_)
+
+    t0 = time.perf_counter()
+    acc = run_accuracy(prior, lifter, lifter_gn, nn, gt, cam, rng, args.depth_step)
+    repeats = 50 if args.quick else args.repeats
+    timing = run_timing(lifter, gt, cam, repeats) + run_timing(lifter_gn, gt, cam, repeats)
+    elapsed = time.perf_counter() - t0
+
+    print(f"## Lifting on held-out clips {', '.join(args.held_out)} ({len(gt)} views of {len(test)} poses; "
+          f"distances {distances} m, camera pitch {PITCHES_DEG} deg)\n")
+    print("| condition | method | MPJPE mm | PA-MPJPE mm | abs. error mm | valid |")
+    print("|---|---|---|---|---|---|")
+    for r in acc:
+        print(f"| {r['condition']} | {r['method']} | {r.get('mpjpe_mm', float('nan')):.1f} | "
+              f"{r.get('pa_mpjpe_mm', float('nan')):.1f} | {r.get('abs_mm', float('nan')):.1f} | "
+              f"{r['valid_fraction']:.2f} |")
+    print(f"\n## Lifting time (one core, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, K={len(prior.weights_)}, "
+          f"B={prior.variances_.shape[1]}, {lifter.n_rotations} rotations)\n")
+    print("| refinement | people / frame | frame median ms | frame p95 ms | per person median ms | per person p95 ms |")
+    print("|---|---|---|---|---|---|")
+    for r in timing:
+        print(f"| {r['refine']} | {r['people']} | {r['frame_median_ms']:.2f} | {r['frame_p95_ms']:.2f} | "
+              f"{r['person_median_ms']:.2f} | {r['person_p95_ms']:.2f} |")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "held_out": args.held_out, "n_views": int(len(gt)), "accuracy": acc, "timing": timing,
+        "prior": str(args.prior or default_prior_path()), "machine": platform.platform(),
+        "processor": platform.processor(), "elapsed_s": elapsed,
+    }, indent=2))
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
