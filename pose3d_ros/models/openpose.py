@@ -1,0 +1,444 @@
+"""OpenPose-style bottom-up multi-person 2D pose: preprocessing, heatmap peaks, part-affinity-field grouping.
+
+The decoding follows tf-pose's ``pafprocess`` (Apache-2.0; itself after CMU OpenPose): non-maximum suppression
+on smoothed keypoint heatmaps, a line integral of the part affinity field between every candidate pair of a limb
+(``STEP_PAF`` samples), greedy one-to-one limb matching by score, then greedy assembly of limbs into people. The
+peak search and the line integrals are vectorised in numpy; only the (small) assembly loops run in Python, so the
+cost grows with the number of *peaks*, not with a per-person network pass.
+
+Coordinates: network output cell ``(i, j)`` at stride ``s`` covers input pixel centre ``(j*s + (s-1)/2, ...)``;
+the letterbox maps input pixels back to image pixels (:class:`Letterbox`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from ..core.skeleton import convert
+from .registry import ModelConfig, check_outputs
+
+__all__ = [
+    "COCO_PAIRS",
+    "COCO_PAIRS_PAF",
+    "DecoderParams",
+    "Letterbox",
+    "Poses2D",
+    "preprocess",
+    "find_peaks",
+    "group_people",
+    "decode_openpose",
+    "OpenPoseEstimator",
+]
+
+#: Limbs (OpenPose-18 joint pairs) in the network's PAF order (tf-pose ``CocoPairs``).
+COCO_PAIRS = np.array(
+    [(1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
+     (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (2, 16), (5, 17)], dtype=np.int64,
+)
+#: PAF channels (x, y) of each limb in :data:`COCO_PAIRS` (tf-pose ``COCOPAIRS_NET``).
+COCO_PAIRS_PAF = np.array(
+    [(12, 13), (20, 21), (14, 15), (16, 17), (22, 23), (24, 25), (0, 1), (2, 3), (4, 5),
+     (6, 7), (8, 9), (10, 11), (28, 29), (30, 31), (34, 35), (32, 33), (36, 37), (18, 19), (26, 27)], dtype=np.int64,
+)
+NUM_PARTS = 18
+#: The last two limbs (shoulder-ear) only add to people; they never start one (as in pafprocess).
+NUM_STARTING_PAIRS = 17
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderParams:
+    """Thresholds of the grouping (defaults = tf-pose ``pafprocess.h`` unless noted).
+
+    Attributes
+    ----------
+    upsample : int
+        Output maps are resized by this factor before the peak search (finer peaks; tf-pose uses 4).
+    smooth_sigma : float
+        Gaussian smoothing of the upsampled heatmaps before NMS, in upsampled cells (0 = off).
+    thresh_heat : float
+        Minimum heatmap value of a peak.
+    thresh_vector_score : float
+        A PAF sample counts as aligned when its dot product with the limb direction exceeds this.
+    thresh_vector_count : int
+        More than this many of ``step_paf`` samples must be aligned.
+    step_paf : int
+        Samples along each candidate limb.
+    thresh_part_count : int
+        Minimum number of joints of a person.
+    thresh_human_score : float
+        Minimum mean score per joint of a person.
+    max_peaks : int
+        Peaks kept per part (highest first), bounds the pairwise cost in crowded images (not in tf-pose).
+    """
+
+    upsample: int = 4
+    smooth_sigma: float = 1.0
+    thresh_heat: float = 0.05
+    thresh_vector_score: float = 0.05
+    thresh_vector_count: int = 6
+    step_paf: int = 10
+    thresh_part_count: int = 4
+    thresh_human_score: float = 0.3
+    max_peaks: int = 24
+
+    def __post_init__(self) -> None:
+        if int(self.upsample) < 1:
+            raise ValueError(f"upsample must be >= 1, got {self.upsample}")
+        if self.step_paf < 2 or not 0 <= self.thresh_vector_count < self.step_paf:
+            raise ValueError(f"need step_paf >= 2 and 0 <= thresh_vector_count < step_paf, got {self.step_paf}, "
+                             f"{self.thresh_vector_count}")
+        if self.max_peaks < 1:
+            raise ValueError(f"max_peaks must be >= 1, got {self.max_peaks}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> DecoderParams:
+        """Build from a dict with a subset of the field names (unknown keys raise)."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown decoder parameters {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Letterbox:
+    """Image -> network input mapping: uniform ``scale``, image placed at the top-left, zero padding."""
+
+    scale: float
+    image_hw: tuple[int, int]
+    input_hw: tuple[int, int]
+
+    def to_image(self, net_px: np.ndarray) -> np.ndarray:
+        """Network-input pixels (..., 2) -> image pixels (pixel-centre convention of ``cv2.resize``)."""
+        return (np.asarray(net_px, dtype=np.float64) + 0.5) / self.scale - 0.5
+
+    def to_net(self, image_px: np.ndarray) -> np.ndarray:
+        """Image pixels (..., 2) -> network-input pixels."""
+        return (np.asarray(image_px, dtype=np.float64) + 0.5) * self.scale - 0.5
+
+
+@dataclasses.dataclass
+class Poses2D:
+    """Bottom-up 2D result for one image.
+
+    Attributes
+    ----------
+    keypoints : (P, 18, 2) float64
+        OpenPose-18 joints in image pixels, NaN where missing.
+    conf : (P, 18) float64
+        Heatmap value at each joint, 0 where missing.
+    scores : (P,) float64
+        Mean per-joint score of each person (pafprocess' human score).
+    heatmaps : (C, h, w) float32
+        Upsampled keypoint heatmaps (channels of the model, background last), for the 3D-prior stages.
+    map_stride : float
+        Network-input pixels per heatmap cell.
+    letterbox : Letterbox
+    """
+
+    keypoints: np.ndarray
+    conf: np.ndarray
+    scores: np.ndarray
+    heatmaps: np.ndarray
+    map_stride: float
+    letterbox: Letterbox
+
+    def map_to_image(self, map_px: np.ndarray) -> np.ndarray:
+        """Heatmap cells (..., 2) -> image pixels."""
+        net = (np.asarray(map_px, dtype=np.float64) + 0.5) * self.map_stride - 0.5
+        return self.letterbox.to_image(net)
+
+    def image_to_map(self, image_px: np.ndarray) -> np.ndarray:
+        """Image pixels (..., 2) -> heatmap cells."""
+        return (self.letterbox.to_net(image_px) + 0.5) / self.map_stride - 0.5
+
+    def pose3d16(self) -> tuple[np.ndarray, np.ndarray]:
+        """Joints in the package layout: ``(P, 16, 2)`` pixels and ``(P, 16)`` confidences."""
+        return convert(self.keypoints, self.conf, "openpose18", "pose3d16")
+
+
+def preprocess(image_rgb: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio into ``config.input_size``, pad, normalise, to NCHW float32.
+
+    Parameters
+    ----------
+    image_rgb : (H, W, 3) uint8
+        RGB image (already validated by the caller).
+    config : ModelConfig
+
+    Returns
+    -------
+    tensor : (1, 3, H_in, W_in) float32
+    letterbox : Letterbox
+    """
+    in_h, in_w = config.input_size
+    h, w = image_rgb.shape[:2]
+    scale = min(in_h / h, in_w / w)
+    new_h, new_w = max(1, min(in_h, round(h * scale))), max(1, min(in_w, round(w * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image_rgb, (new_w, new_h), interpolation=interp)
+    if config.color == "BGR":
+        resized = resized[..., ::-1]
+    tensor = np.zeros((1, 3, in_h, in_w), dtype=np.float32)
+    mean = np.asarray(config.mean, dtype=np.float32).reshape(3, 1, 1)
+    tensor[0, :, :new_h, :new_w] = (resized.transpose(2, 0, 1).astype(np.float32) - mean) * np.float32(config.scale)
+    if np.any(mean):  # padding = the normalised value of a black pixel, as in the resized part
+        tensor[0, :, new_h:, :] = -mean * np.float32(config.scale)
+        tensor[0, :, :new_h, new_w:] = -mean * np.float32(config.scale)
+    # The scale actually applied per axis may differ by rounding; use the mean for the inverse map.
+    eff = 0.5 * (new_h / h + new_w / w)
+    return tensor, Letterbox(scale=eff, image_hw=(h, w), input_hw=(in_h, in_w))
+
+
+def _upsample(maps: np.ndarray, factor: int) -> np.ndarray:
+    """(C, h, w) -> (h*f, w*f, C) float32 with bicubic interpolation (HWC for fast gathers)."""
+    hwc = np.ascontiguousarray(maps.transpose(1, 2, 0), dtype=np.float32)
+    if factor == 1:
+        return hwc
+    h, w = hwc.shape[:2]
+    chunks = [cv2.resize(hwc[..., c:c + 4], (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
+              for c in range(0, hwc.shape[2], 4)]  # cv2.resize handles <= 4 channels per call fastest
+    chunks = [c[..., None] if c.ndim == 2 else c for c in chunks]
+    return np.concatenate(chunks, axis=2)
+
+
+def find_peaks(heat_hwc: np.ndarray, params: DecoderParams) -> list[np.ndarray]:
+    """Local maxima of each part's heatmap.
+
+    Parameters
+    ----------
+    heat_hwc : (H, W, C) float32
+        Upsampled heatmaps; the first :data:`NUM_PARTS` channels are searched.
+    params : DecoderParams
+
+    Returns
+    -------
+    list of (n_c, 3) float64 arrays
+        Per part: ``(x, y, score)`` with sub-cell x, y (parabola through the neighbours) and the raw map value.
+    """
+    parts = heat_hwc[..., :NUM_PARTS]
+    smooth = parts
+    if params.smooth_sigma > 0:
+        smooth = cv2.GaussianBlur(parts, (0, 0), params.smooth_sigma)
+        if smooth.ndim == 2:
+            smooth = smooth[..., None]
+    padded = np.pad(smooth, ((1, 1), (1, 1), (0, 0)), mode="constant", constant_values=-np.inf)
+    h, w = smooth.shape[:2]
+    is_max = smooth > params.thresh_heat
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy == 1 and dx == 1:
+                continue
+            is_max &= smooth >= padded[dy:dy + h, dx:dx + w]
+    ys, xs, cs = np.nonzero(is_max)
+    # Sub-cell refinement on the smoothed map (clamped at borders).
+    xl, xr = np.maximum(xs - 1, 0), np.minimum(xs + 1, w - 1)
+    yu, yd = np.maximum(ys - 1, 0), np.minimum(ys + 1, h - 1)
+    c0 = smooth[ys, xs, cs]
+    dxn = smooth[ys, xl, cs] - 2 * c0 + smooth[ys, xr, cs]
+    dyn = smooth[yu, xs, cs] - 2 * c0 + smooth[yd, xs, cs]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ox = np.where(dxn < 0, 0.5 * (smooth[ys, xl, cs] - smooth[ys, xr, cs]) / dxn, 0.0)
+        oy = np.where(dyn < 0, 0.5 * (smooth[yu, xs, cs] - smooth[yd, xs, cs]) / dyn, 0.0)
+    ox, oy = np.clip(ox, -0.5, 0.5), np.clip(oy, -0.5, 0.5)
+    score = parts[ys, xs, cs].astype(np.float64)
+    out: list[np.ndarray] = []
+    for c in range(NUM_PARTS):
+        sel = np.nonzero(cs == c)[0]
+        if sel.size > params.max_peaks:
+            sel = sel[np.argsort(-score[sel])[: params.max_peaks]]
+        out.append(np.stack([xs[sel] + ox[sel], ys[sel] + oy[sel], score[sel]], axis=1))
+    return out
+
+
+def _limb_candidates(
+    a: np.ndarray, b: np.ndarray, paf_x: np.ndarray, paf_y: np.ndarray, map_h: int, params: DecoderParams
+) -> np.ndarray:
+    """Score every (a, b) peak pair of one limb by the PAF line integral; rows ``(ia, ib, score)``, best first."""
+    pa, pb = a[:, None, :2], b[None, :, :2]
+    vec = pb - pa  # (na, nb, 2)
+    norm = np.linalg.norm(vec, axis=2)
+    ok = norm > 1e-6
+    unit = vec / np.where(ok, norm, 1.0)[..., None]
+    t = np.arange(params.step_paf, dtype=np.float64) / params.step_paf
+    samples = pa[:, :, None, :] + t[None, None, :, None] * vec[:, :, None, :]  # (na, nb, S, 2)
+    h, w = paf_x.shape
+    sx = np.clip(np.floor(samples[..., 0] + 0.5).astype(np.int64), 0, w - 1)
+    sy = np.clip(np.floor(samples[..., 1] + 0.5).astype(np.int64), 0, h - 1)
+    dots = paf_x[sy, sx] * unit[..., None, 0] + paf_y[sy, sx] * unit[..., None, 1]
+    aligned = (dots > params.thresh_vector_score).sum(axis=2)
+    with np.errstate(divide="ignore"):
+        length_penalty = np.minimum(0.0, 0.5 * map_h / np.where(ok, norm, np.inf) - 1.0)
+    score = dots.mean(axis=2) + length_penalty
+    keep = ok & (aligned > params.thresh_vector_count) & (score > 0)
+    ia, ib = np.nonzero(keep)
+    s = score[ia, ib]
+    order = np.argsort(-s, kind="stable")
+    return np.stack([ia[order], ib[order], s[order]], axis=1) if order.size else np.zeros((0, 3))
+
+
+def group_people(
+    peaks: list[np.ndarray], paf_hwc: np.ndarray, params: DecoderParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Assemble peaks into people with the part affinity fields (tf-pose ``pafprocess`` logic).
+
+    Parameters
+    ----------
+    peaks : list of (n_c, 3) arrays
+        From :func:`find_peaks`.
+    paf_hwc : (H, W, 38) float32
+        Upsampled PAFs on the same grid as the peaks.
+    params : DecoderParams
+
+    Returns
+    -------
+    keypoints : (P, 18, 2) float64
+        Map-grid joint positions, NaN where missing.
+    conf : (P, 18) float64
+        Peak heatmap values, 0 where missing.
+    scores : (P,) float64
+        Mean score per joint.
+    """
+    offsets = np.cumsum([0] + [len(p) for p in peaks])
+    all_peaks = np.concatenate(peaks, axis=0) if offsets[-1] else np.zeros((0, 3))
+    map_h = paf_hwc.shape[0]
+    people: list[np.ndarray] = []  # rows: 18 global peak ids (-1 = none), score sum, joint count
+    for pair_id, ((pa, pb), (cx, cy)) in enumerate(zip(COCO_PAIRS, COCO_PAIRS_PAF, strict=True)):
+        a, b = peaks[pa], peaks[pb]
+        if len(a) == 0 or len(b) == 0:
+            continue
+        cands = _limb_candidates(a, b, paf_hwc[..., cx], paf_hwc[..., cy], map_h, params)
+        used_a: set[int] = set()
+        used_b: set[int] = set()
+        for ia_f, ib_f, score in cands:
+            ia, ib = int(ia_f), int(ib_f)
+            if ia in used_a or ib in used_b:
+                continue
+            used_a.add(ia)
+            used_b.add(ib)
+            gid_a, gid_b = int(offsets[pa] + ia), int(offsets[pb] + ib)
+            found = [k for k, row in enumerate(people) if row[pa] == gid_a or row[pb] == gid_b]
+            if len(found) == 1:
+                row = people[found[0]]
+                if row[pb] != gid_b:
+                    row[pb] = gid_b
+                    row[19] += 1
+                    row[18] += all_peaks[gid_b, 2] + score
+            elif len(found) >= 2:
+                r1, r2 = people[found[0]], people[found[1]]
+                overlap = np.any((r1[:NUM_PARTS] >= 0) & (r2[:NUM_PARTS] >= 0))
+                if not overlap:  # two partial people joined by this limb: merge
+                    r1[:NUM_PARTS] = np.maximum(r1[:NUM_PARTS], r2[:NUM_PARTS])
+                    r1[18] += r2[18] + score
+                    r1[19] += r2[19]
+                    del people[found[1]]
+                elif r1[pb] != gid_b:
+                    r1[pb] = gid_b
+                    r1[19] += 1
+                    r1[18] += all_peaks[gid_b, 2] + score
+            elif pair_id < NUM_STARTING_PAIRS:
+                row = np.full(20, -1.0)
+                row[pa], row[pb] = gid_a, gid_b
+                row[18] = all_peaks[gid_a, 2] + all_peaks[gid_b, 2] + score
+                row[19] = 2
+                people.append(row)
+    kept = [r for r in people if r[19] >= params.thresh_part_count and r[18] / r[19] >= params.thresh_human_score]
+    n = len(kept)
+    keypoints = np.full((n, NUM_PARTS, 2), np.nan)
+    conf = np.zeros((n, NUM_PARTS))
+    scores = np.zeros(n)
+    for p, row in enumerate(kept):
+        ids = row[:NUM_PARTS].astype(np.int64)
+        has = ids >= 0
+        keypoints[p, has] = all_peaks[ids[has], :2]
+        conf[p, has] = np.clip(all_peaks[ids[has], 2], 0.0, 1.0)
+        scores[p] = row[18] / row[19]
+    order = np.argsort(-scores, kind="stable")
+    return keypoints[order], conf[order], scores[order]
+
+
+def decode_openpose(
+    heatmaps: np.ndarray, pafs: np.ndarray, params: DecoderParams | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Heatmaps + PAFs of one image -> people on the upsampled map grid.
+
+    Parameters
+    ----------
+    heatmaps : (19, h, w) array_like
+        18 keypoint maps + background.
+    pafs : (38, h, w) array_like
+    params : DecoderParams, optional
+
+    Returns
+    -------
+    keypoints : (P, 18, 2)
+        Joint positions in upsampled map cells (``upsample`` cells per output cell), NaN where missing.
+    conf : (P, 18)
+    scores : (P,)
+    heat_up : (C, h*f, w*f) float32
+        The upsampled heatmaps.
+    """
+    params = params or DecoderParams()
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    pafs = np.asarray(pafs, dtype=np.float32)
+    if heatmaps.ndim != 3 or heatmaps.shape[0] < NUM_PARTS:
+        raise ValueError(f"heatmaps must be (>= {NUM_PARTS}, h, w), got shape {heatmaps.shape}")
+    if pafs.ndim != 3 or pafs.shape[0] != 2 * len(COCO_PAIRS) or pafs.shape[1:] != heatmaps.shape[1:]:
+        raise ValueError(f"pafs must be ({2 * len(COCO_PAIRS)}, {heatmaps.shape[1]}, {heatmaps.shape[2]}), "
+                         f"got shape {pafs.shape}")
+    heat_up = _upsample(heatmaps, params.upsample)
+    paf_up = _upsample(pafs, params.upsample)
+    peaks = find_peaks(heat_up, params)
+    keypoints, conf, scores = group_people(peaks, paf_up, params)
+    return keypoints, conf, scores, heat_up.transpose(2, 0, 1)
+
+
+class OpenPoseEstimator:
+    """ONNX OpenPose-family model + decoder: RGB image -> people (OpenPose-18 pixels + confidences).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Model description (:func:`pose3d_ros.models.registry.resolve_model`).
+    backend : InferenceBackend
+        Loaded model (:func:`pose3d_ros.inference.factory.create_backend`).
+    params : DecoderParams, optional
+    """
+
+    def __init__(self, config: ModelConfig, backend, params: DecoderParams | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.params = params or DecoderParams()
+        self._checked: set[tuple[int, int]] = set()
+        missing = [n for n in (config.heatmaps_output, config.pafs_output) if n not in backend.output_names]
+        if missing:
+            raise ValueError(f"model {config.name!r} lacks outputs {missing}; it has {backend.output_names}")
+        if config.input_name not in backend.input_names:
+            raise ValueError(f"model {config.name!r} has no input {config.input_name!r}; it has "
+                             f"{backend.input_names}")
+
+    def infer_maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+        """Run the network: ``(heatmaps (C_h, h, w), pafs (C_p, h, w), letterbox)``."""
+        tensor, box = preprocess(image_rgb, self.config)
+        out = self.backend.run({self.config.input_name: tensor})
+        if box.input_hw not in self._checked:
+            check_outputs(self.config, out, box.input_hw)
+            self._checked.add(box.input_hw)
+        return out[self.config.heatmaps_output][0], out[self.config.pafs_output][0], box
+
+    def decode(self, heatmaps: np.ndarray, pafs: np.ndarray, box: Letterbox) -> Poses2D:
+        """Group the maps into people in image pixels."""
+        kp, conf, scores, heat_up = decode_openpose(heatmaps, pafs, self.params)
+        stride = self.config.stride / self.params.upsample
+        result = Poses2D(kp, conf, scores, heat_up, stride, box)
+        result.keypoints = result.map_to_image(kp)
+        return result
+
+    def __call__(self, image_rgb: np.ndarray) -> Poses2D:
+        heat, paf, box = self.infer_maps(image_rgb)
+        return self.decode(heat, paf, box)
