@@ -22,6 +22,7 @@ from pose3d_ros.inference.tensorrt_backend import (
     check_cuda_status,
     cuda_call,
     import_tensorrt,
+    normalize_profile,
     parse_profile_spec,
 )
 
@@ -231,6 +232,17 @@ def test_profile_spec_parsing() -> None:
 def test_bad_profile_spec(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_profile_spec(text)
+
+
+def test_profile_normalisation() -> None:
+    assert normalize_profile(None) is None
+    assert normalize_profile({"image": (1, 3, 192, 256)}) == {"image": ((1, 3, 192, 256),) * 3}
+    ranged = {"image": ([1, 3, 96, 128], [1, 3, 192, 256], [1, 3, 384, 512])}
+    assert normalize_profile(ranged) == {"image": ((1, 3, 96, 128), (1, 3, 192, 256), (1, 3, 384, 512))}
+    with pytest.raises(ValueError, match="must be a shape or \\(min, opt, max\\) shapes"):
+        normalize_profile({"image": ((1, 3), (1, 3))})
+    with pytest.raises(ValueError, match="min <= opt <= max"):
+        normalize_profile({"image": ((1, 3, 9, 9), (1, 3, 8, 8), (1, 3, 9, 9))})
 
 
 def test_profile_resolution() -> None:

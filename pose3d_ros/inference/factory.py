@@ -70,7 +70,8 @@ def create_backend(
     device_id : int
         GPU index.
     profile_shapes : mapping, optional
-        TensorRT optimisation profile: input name -> (min, opt, max) shapes.
+        TensorRT optimisation profile: input name -> (min, opt, max) shapes, or one shape (fixed). Needed when
+        an input has dynamic dimensions besides the batch (e.g. ``{"image": (1, 3, 192, 256)}``).
     max_batch : int
         TensorRT batch range when only the batch dimension is dynamic.
 

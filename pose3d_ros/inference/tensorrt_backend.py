@@ -41,6 +41,7 @@ __all__ = [
     "cuda_call",
     "import_tensorrt",
     "parse_profile_spec",
+    "normalize_profile",
     "ensure_engine",
     "build_serialized_engine",
 ]
@@ -49,8 +50,8 @@ _LOG = logging.getLogger(__name__)
 _MIB = 1 << 20
 MIN_TENSORRT_MAJOR = 10
 
-#: Input name -> (min, opt, max) shapes of the optimisation profile.
-ProfileShapes = Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[int]]]
+#: Input name -> (min, opt, max) shapes of the optimisation profile, or one shape meaning min = opt = max.
+ProfileShapes = Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[int]] | Sequence[int]]
 
 # cuda-python (``cuda.bindings``) return-status enum type names -> their success value. pycuda raises instead
 # of returning a status; both styles go through :func:`cuda_call`.
@@ -204,8 +205,36 @@ def _check_profile(name: str, lo: Sequence[int], opt: Sequence[int], hi: Sequenc
         raise ValueError(f"profile for '{name}': need min <= opt <= max per dimension ({lo}, {opt}, {hi})")
 
 
+def normalize_profile(
+    profile: Mapping[str, Any] | None,
+) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] | None:
+    """Check a profile request; a single shape (``{"image": (1, 3, 192, 256)}``) means min = opt = max.
+
+    Raises
+    ------
+    ValueError
+        A value that is neither one shape nor (min, opt, max) shapes, or inconsistent shapes.
+    """
+    if not profile:
+        return None
+    out = {}
+    for name, value in profile.items():
+        try:
+            if all(isinstance(d, (int, np.integer)) for d in value):
+                shapes = (tuple(int(d) for d in value),) * 3
+            else:
+                shapes = tuple(tuple(int(d) for d in s) for s in value)
+        except TypeError as exc:
+            raise ValueError(f"profile for '{name}' must be a shape or (min, opt, max) shapes, got {value!r}") from exc
+        if len(shapes) != 3:
+            raise ValueError(f"profile for '{name}' must be a shape or (min, opt, max) shapes, got {value!r}")
+        _check_profile(name, *shapes)
+        out[str(name)] = shapes
+    return out
+
+
 def _profile_text(profile: ProfileShapes | None, max_batch: int) -> str:
-    """Canonical text of a profile request, part of the cache key."""
+    """Canonical text of a (normalised) profile request, part of the cache key."""
     items = sorted((name, [list(map(int, s)) for s in shapes]) for name, shapes in (profile or {}).items())
     return repr((items, int(max_batch)))
 
@@ -314,7 +343,7 @@ def ensure_engine(
     cache_dir : path-like, optional
         Engine cache directory (:func:`~pose3d_ros.inference.engine_cache.default_cache_dir` when None).
     profile : mapping, optional
-        Input name -> (min, opt, max) shapes for dynamic inputs.
+        Input name -> (min, opt, max) shapes, or one shape (fixed), for dynamic inputs.
     max_batch : int
         Batch range when only the first dimension is dynamic and no profile is given.
     device_id : int
@@ -333,6 +362,7 @@ def ensure_engine(
         raise ValueError(f"workspace_mb must be >= 1, got {workspace_mb}")
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    profile = normalize_profile(profile)
     path = Path(model_path)
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}")
@@ -431,7 +461,8 @@ class TensorRTBackend(InferenceBackend):
     engine_cache_dir : path-like, optional
         Engine cache directory (default: see :func:`~pose3d_ros.inference.engine_cache.default_cache_dir`).
     profile_shapes : mapping, optional
-        Input name -> (min, opt, max) shapes for dynamic inputs.
+        Input name -> (min, opt, max) shapes, or one shape (fixed), for dynamic inputs; e.g.
+        ``{"image": (1, 3, 192, 256)}`` for a 2D model fed at a fixed letterboxed size.
     max_batch : int
         Batch range when only the batch dimension is dynamic and no profile is given.
     device_id : int
