@@ -1,9 +1,10 @@
 """Benchmark the ONNX Runtime backend: intra-op threads x graph optimisation level, ms per inference.
 
-Runs on the default 2D model shipped in ``pose3d_ros/resources/models/`` (or ``--model``); with ``--synthetic``
-(or when no model is shipped yet) on a CPM-like convolution stack built here with the ``onnx`` helper API.
-Each configuration: its own session (setup not timed), ``--warmup`` untimed runs, then ``--repeats`` timed runs of
-one ``run()`` call each on the monotonic high-resolution clock, configurations interleaved round-robin.
+Runs on the default 2D model shipped in ``pose3d_ros/resources/models/`` at its configured input size (or
+``--model`` / ``--hw``); with ``--synthetic`` (or when no model ships) on a CPM-like convolution stack built here
+with the ``onnx`` helper API. Each configuration gets its own session (setup not timed) and ``--warmup`` untimed
+runs; its ``--repeats`` timed ``run()`` calls (monotonic high-resolution clock) are split over ``--rounds`` rounds
+that each visit every configuration, so load from other processes spreads over all of them.
 Prints a markdown table, writes JSON under ``out/bench/``.
 
     PYTHONPATH=. .venv/bin/python bench/bench_backends.py --repeats 50
@@ -12,7 +13,6 @@ Prints a markdown table, writes JSON under ``out/bench/``.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import json
 import os
 import platform
@@ -29,11 +29,16 @@ from pose3d_ros.inference.onnxruntime_backend import GRAPH_OPTIMIZATION_LEVELS
 RNG_SEED = 0
 
 
-def shipped_models() -> list[Path]:
-    """ONNX files under ``pose3d_ros/resources/models`` (sorted)."""
-    root = importlib.resources.files("pose3d_ros") / "resources" / "models"
-    path = Path(str(root))
-    return sorted(path.rglob("*.onnx")) if path.is_dir() else []
+def shipped_default() -> tuple[Path, tuple[int, int]] | None:
+    """The default 2D model (``models.json``) and its configured input ``(H, W)``, or None if none ships."""
+    try:
+        from pose3d_ros.models.registry import get_model_config, verify_checksum
+
+        config = get_model_config()
+        return verify_checksum(config), config.input_size
+    except Exception as exc:  # no manifest / no model yet: the caller falls back to the synthetic net
+        print(f"no usable shipped model ({exc})", file=sys.stderr)
+        return None
 
 
 def synthetic_model(path: Path, size: int = 368, width: int = 32, depth: int = 8) -> Path:
@@ -82,11 +87,13 @@ def synthetic_model(path: Path, size: int = 368, width: int = 32, depth: int = 8
     return path
 
 
-def make_inputs(backend, dynamic: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Seeded inputs for every model input; dynamic dimensions get 1 (first) or ``dynamic`` (others)."""
+def make_inputs(backend, hw: tuple[int, int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Seeded inputs for every model input; dynamic dimensions: batch 1, the last two ``hw``, others 1."""
     feed = {}
     for spec in backend.inputs:
-        shape = tuple((1 if i == 0 else dynamic) if d is None else d for i, d in enumerate(spec.shape))
+        rank = len(spec.shape)
+        fill = [1] * (rank - 2) + list(hw) if rank >= 2 else [1] * rank
+        shape = tuple(fill[i] if d is None else d for i, d in enumerate(spec.shape))
         if np.issubdtype(spec.dtype, np.floating):
             feed[spec.name] = rng.random(shape, dtype=np.float32).astype(spec.dtype)
         else:
@@ -95,7 +102,8 @@ def make_inputs(backend, dynamic: int, rng: np.random.Generator) -> dict[str, np
 
 
 def time_configs(
-    model: Path, configs: list[tuple[int, str, bool | None]], warmup: int, repeats: int, rounds: int, dynamic: int
+    model: Path, configs: list[tuple[int, str, bool | None]], warmup: int, repeats: int, rounds: int,
+    hw: tuple[int, int],
 ) -> list[dict]:
     """Median / p95 / min ms of one ``run`` per (threads, level, spinning) configuration.
 
@@ -116,7 +124,7 @@ def time_configs(
             with create_backend(
                 model, device="cpu", threads=threads, graph_optimization=level, allow_spinning=spinning
             ) as backend:
-                feed = make_inputs(backend, dynamic, rng)
+                feed = make_inputs(backend, hw, rng)
                 shapes = {k: list(v.shape) for k, v in feed.items()}
                 for _ in range(warmup):
                     backend.run(feed)
@@ -144,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped 2D model)")
     parser.add_argument("--synthetic", action="store_true", help="use a synthetic CPM-like convolution net")
-    parser.add_argument("--size", type=int, default=368, help="synthetic net input size / dynamic dims (368)")
+    parser.add_argument("--size", type=int, default=368, help="synthetic net input size (368)")
+    parser.add_argument("--hw", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="input height/width for models with dynamic H/W (default: the model config's size)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="intra-op thread counts (1 2)")
     parser.add_argument("--levels", nargs="+", default=list(GRAPH_OPTIMIZATION_LEVELS),
                         choices=list(GRAPH_OPTIMIZATION_LEVELS), help="graph optimisation levels (all four)")
@@ -159,19 +169,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats and --rounds must be >= 1, --warmup >= 0")
 
     tmp = None
-    model = args.model
+    model, hw = args.model, tuple(args.hw) if args.hw else None
     if model is None and not args.synthetic:
-        shipped = shipped_models()
-        model = shipped[0] if shipped else None
-        if model is None:
-            print("no model under pose3d_ros/resources/models yet: using the synthetic net", file=sys.stderr)
+        found = shipped_default()
+        if found is not None:
+            model, hw = found[0], hw or found[1]
+        else:
+            print("using the synthetic net", file=sys.stderr)
     if model is None:
         tmp = tempfile.TemporaryDirectory()
         model = synthetic_model(Path(tmp.name) / "synthetic_cpm.onnx", size=args.size)
+    hw = hw or (args.size, args.size)
     spin = {"default": None, "on": True, "off": False}
     configs = [(t, lvl, spin[sp]) for t in args.threads for lvl in args.levels for sp in args.spinning]
-    results = time_configs(model, configs, args.warmup, args.repeats, args.rounds, args.size)
-    label = "synthetic CPM-like net" if tmp else str(model)
+    results = time_configs(model, configs, args.warmup, args.repeats, args.rounds, hw)
+    label = "synthetic CPM-like net" if tmp else model.name
     load = os.getloadavg()[0]  # other processes on the same cores inflate every number: report it
     print(f"\nONNX Runtime CPU, {label}, inputs {results[0]['input_shapes']}, {os.cpu_count()} cores, "
           f"1-min load average {load:.2f} at the end\n")
