@@ -121,7 +121,7 @@ def _read_depth(path: Path) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from pose3d_ros.core.camera import PinholeCamera, load_camera_yaml
-    from pose3d_ros.core.depth import fuse_with_depth, sample_joint_depth
+    from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth, sample_joint_depth
     from pose3d_ros.core.lifting import PoseLifter
     from pose3d_ros.core.prior import PosePrior, default_prior_path
     from pose3d_ros.core.skeleton import JOINT_NAMES, convert, get_layout
@@ -149,15 +149,16 @@ def run(args: argparse.Namespace) -> int:
             if len(pix):
                 conf = np.where(np.isfinite(conf) & (conf >= args.min_confidence), conf, 0.0)
                 uv, c = convert(pix, conf, layout, "pose3d16")
-                res = lifter.lift(uv, c, camera)
-                depth = None
+                zs = None
                 if depth_files is not None and i < len(depth_files):
                     depth = _read_depth(depth_files[i])
+                    zs = np.stack([sample_joint_depth(depth, np.nan_to_num(q, nan=-1.0)) for q in uv])
+                # sampled depth is the body surface; the joint centre lies JOINT_SURFACE_DEPTH_M behind it
+                res = lifter.lift(uv, c, camera, joint_depth=None if zs is None else zs + JOINT_SURFACE_DEPTH_M)
                 for p in np.flatnonzero(res.valid):
                     pose, measured = res.poses[p], np.zeros(len(JOINT_NAMES), dtype=bool)
-                    if depth is not None:
-                        zs = sample_joint_depth(depth, np.nan_to_num(uv[p], nan=-1.0))
-                        pose, measured = fuse_with_depth(pose, uv[p], zs, camera, c[p])
+                    if zs is not None:
+                        pose, measured = fuse_with_depth(pose, uv[p], zs[p], camera, c[p])
                     skeletons.append({
                         "id": int(p),
                         "confidence": round(float(c[p].mean()), 4),

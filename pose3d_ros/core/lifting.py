@@ -5,11 +5,14 @@ weak-perspective model ``x_j = s P R_r (mu_kj + E_kj a) + d`` is linear in ``(s,
 coefficients, scale and 2D translation come from one weighted linear least-squares solve (2D confidences as weights,
 a Tikhonov term ``sigma_2d^2 |a|^2_{Lambda^-1}`` from the PPCA variances as the prior). All (people x components x
 rotations) normal matrices come from two matrix products: the per-joint outer products of the design matrix are
-precomputed once, so ``N = w @ O`` is a plain GEMM. Each candidate is scored by residual + prior (Mahalanobis +
-log-det - 2 log weight); the best few are then refined with the real pinhole camera by Gauss-Newton over basis
-coefficients, rotation, 3D translation and a body-size factor (perspective, not weak perspective), with optional
-per-joint depth residuals (Kinect) and the prior as residual terms. Output: metric camera-frame joints (REP-103 optical
-frame); without depth the metric scale is the prior's mean body size.
+precomputed once. The search has two stages: a closed-form scale + translation fit of every projected component
+mean (a few GEMMs over all K x R hypotheses), then the full regularised solve for the ``n_search`` best per person.
+Candidates are scored by residual + prior (Mahalanobis + log-det - 2 log weight). The best few are refined with the
+real pinhole camera, by default with linear solves only: interval halving of the rotation and the POSIT-style
+perspective correction ``x_j (1 + Z_j / t_z) = s X_j + d`` (exact perspective at convergence); optionally by
+Gauss-Newton over coefficients, rotation, 3D translation and a body-size factor with per-joint depth residuals.
+Output: metric camera-frame joints (REP-103 optical frame); without depth the metric scale is the prior's mean body
+size, with joint depths the body-size factor (and distance) comes from the depths.
 
 References
 ----------
@@ -74,16 +77,17 @@ class PoseLifter:
         Standard deviation of log body size around the prior's mean body (a weak prior; depth can override it).
     n_candidates : int
         Best (component, rotation) hypotheses refined with the perspective camera; the best after refinement wins.
-    n_iterations : int
-        Gauss-Newton steps of the perspective refinement.
+    n_iterations : int, optional
+        Refinement steps; default 3 (linear: rotation halvings + perspective corrections) or 6 (Gauss-Newton).
     renormalize_bones : bool
         Rebuild the output from the pelvis outwards with the prior's mean bone lengths (times the body-size factor).
     min_joints : int
         Fewest joints with confidence > 0 needed to lift a person.
-    refine : {"linear", "gauss-newton"}
+    refine : {"auto", "linear", "gauss-newton"}
         Perspective refinement: ``"linear"`` (rotation interval halving + POSIT-style perspective correction, all
-        closed-form solves; fast) or ``"gauss-newton"`` over coefficients, rotation, translation and body size (with
-        per-joint depth residuals when depths are given; slower).
+        closed-form solves) or ``"gauss-newton"`` over coefficients, rotation, translation and body size (with
+        per-joint depth residuals when depths are given). ``"auto"``: Gauss-Newton when joint depths are given
+        (depth constrains the shape, which the linear path cannot use), linear otherwise.
     n_search : int
         Hypotheses per person kept from the mean-only stage for the full linear solve.
     adaptive_noise : float
@@ -98,12 +102,13 @@ class PoseLifter:
     """
 
     def __init__(self, prior: PosePrior, n_rotations: int = 12, noise_px: float = 5.0, depth_noise_m: float = 0.03,
-                 size_sigma: float = 0.08, n_candidates: int = 3, n_iterations: int = 6,
+                 size_sigma: float = 0.08, n_candidates: int = 3, n_iterations: int | None = None,
                  renormalize_bones: bool = False, min_joints: int = 5, adaptive_noise: float = 1.0,
-                 n_search: int = 12, refine: str = "linear") -> None:
+                 n_search: int = 12, refine: str = "auto") -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
-        if n_rotations < 1 or n_candidates < 1 or n_iterations < 0:
+        self._iters_linear, self._iters_gn = (3, 6) if n_iterations is None else (int(n_iterations),) * 2
+        if n_rotations < 1 or n_candidates < 1 or min(self._iters_linear, self._iters_gn) < 0:
             raise ValueError(f"need n_rotations >= 1, n_candidates >= 1, n_iterations >= 0; got "
                              f"{n_rotations}, {n_candidates}, {n_iterations}")
         for name, value in (("noise_px", noise_px), ("depth_noise_m", depth_noise_m), ("size_sigma", size_sigma)):
@@ -115,13 +120,13 @@ class PoseLifter:
         self.depth_noise_m = float(depth_noise_m)
         self.size_sigma = float(size_sigma)
         self.n_candidates = int(min(n_candidates, n_rotations * len(prior.weights_)))
-        self.n_iterations = int(n_iterations)
+        self.n_iterations = n_iterations
         self.renormalize_bones = bool(renormalize_bones)
         self.min_joints = int(min_joints)
         self.adaptive_noise = float(adaptive_noise)
         self.n_search = max(int(n_search), self.n_candidates)
-        if refine not in ("linear", "gauss-newton"):
-            raise ValueError(f"refine must be 'linear' or 'gauss-newton', got {refine!r}")
+        if refine not in ("auto", "linear", "gauss-newton"):
+            raise ValueError(f"refine must be 'auto', 'linear' or 'gauss-newton', got {refine!r}")
         self.refine = refine
         self._precompute()
 
@@ -188,8 +193,9 @@ class PoseLifter:
         camera : PinholeCamera
             Anything with ``fx, fy, cx, cy`` (pixels).
         joint_depth : (P, J) array_like, optional
-            Measured depth (z, metres) of each joint, NaN where unknown (e.g. from
-            :func:`pose3d_ros.core.depth.sample_joint_depth`). Fixes metric scale and position.
+            Depth (z, metres) of each joint centre, NaN where unknown. Depths sampled from a depth image
+            (:func:`pose3d_ros.core.depth.sample_joint_depth`) are the body surface: add
+            :data:`pose3d_ros.core.depth.JOINT_SURFACE_DEPTH_M` first. Fixes metric scale and position.
 
         Returns
         -------
@@ -237,7 +243,8 @@ class PoseLifter:
             # empirical Bayes: noisier 2D than assumed (bad detections) gets a proportionally stronger prior
             sig = np.maximum(sigma, self.adaptive_noise * rms) if self.adaptive_noise > 0 else np.full(len(idx), sigma)
             d_in = None if depth is None else depth[idx]
-            refine = self._refine_linear if self.refine == "linear" else self._refine
+            use_linear = self.refine == "linear" or (self.refine == "auto" and depth is None)
+            refine = self._refine_linear if use_linear else self._refine
             out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z)
             poses[idx], comp[idx], rot[idx], scale[idx] = out
             proj = poses[idx, :, :2] / np.maximum(poses[idx, :, 2:], _MIN_DEPTH_M)
@@ -341,7 +348,7 @@ class PoseLifter:
         z = cand_z.reshape(p * m, -1)
         eps = np.zeros((p * m, j))
         delta = np.pi / self.n_rotations  # half the grid step
-        steps = max(self.n_iterations, 1)
+        steps = max(self._iters_linear, 1)
         w3, k3, sig3 = np.tile(w_, (3, 1)), np.tile(k, 3), np.tile(sig, 3)
         basis_k = self._basis[k].reshape(len(k), b, -1)
         for _ in range(steps):
@@ -425,7 +432,7 @@ class PoseLifter:
         eye = np.eye(b + 5)
         step_limit = np.concatenate([2.0 * np.sqrt(self._var[kk]), np.full((q, 1), 0.3), np.zeros((q, 3)),
                                      np.full((q, 1), 0.1)], 1)
-        for it in range(self.n_iterations + 1):
+        for it in range(self._iters_gn + 1):
             c, s_ = np.cos(theta)[:, None], np.sin(theta)[:, None]
             g = np.exp(logsize)[:, None]
             y = mu + (coef[:, None, :] @ basis_flat).reshape(q, j, 3)
@@ -444,7 +451,7 @@ class PoseLifter:
             better = cost < best_cost
             best_cost = np.where(better, cost, best_cost)
             best[better] = np.concatenate([coef, theta[:, None], t, logsize[:, None]], 1)[better]
-            if it == self.n_iterations:
+            if it == self._iters_gn:
                 break
             # Jacobians of (P_x, P_y, P_z) w.r.t. coefficients: g R basis; rotation; log size. Translation is identity.
             bx, by, bz = basis[..., 0], basis[..., 1], basis[..., 2]  # (Q, B, J)
