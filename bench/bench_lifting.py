@@ -152,7 +152,8 @@ def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn
     rows = []
     pix = project(gt, cam)
     ones = np.ones(gt.shape[:2])
-    rows.append(summarise("(a) GT 2D", "prior lifting", lifter.lift(pix, ones, cam).poses, gt))
+    rows.append(summarise("(a) GT 2D", "prior lifting (default: linear refinement)", lifter.lift(pix, ones, cam).poses,
+                          gt))
     rows.append(summarise("(a) GT 2D", "prior lifting, Gauss-Newton refinement", lifter_gn.lift(pix, ones, cam).poses,
                           gt))
     rows.append(summarise("(a) GT 2D", "nearest neighbour (no prior)", nn.lift(pix, ones, cam), gt))
@@ -161,7 +162,7 @@ def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn
         conf = (rng.random(ones.shape) >= 0.2).astype(np.float64)
         name = f"(b) {noise:.0f} px + 20% dropped"
         res = lifter.lift(noisy, conf, cam)
-        rows.append(summarise(name, "prior lifting", res.poses, gt, res.valid))
+        rows.append(summarise(name, "prior lifting (default: linear refinement)", res.poses, gt, res.valid))
         res = lifter_gn.lift(noisy, conf, cam)
         rows.append(summarise(name, "prior lifting, Gauss-Newton refinement", res.poses, gt, res.valid))
         rows.append(summarise(name, "nearest neighbour (no prior)", nn.lift(noisy, conf, cam), gt))
@@ -172,17 +173,16 @@ def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn
     zs = np.stack([sample_joint_depth(simulate_kinect_depth(p, cam, rng), sub_pix[i]) for i, p in enumerate(sub)])
     ones = np.ones(sub.shape[:2])
     centre_z = zs + JOINT_SURFACE_DEPTH_M  # sampled depth is the body surface; the joint is behind it
-    res_d = lifter.lift(sub_pix, ones, cam, joint_depth=centre_z)
-    res_gn = lifter_gn.lift(sub_pix, ones, cam, joint_depth=centre_z)
+    res_d = lifter.lift(sub_pix, ones, cam, joint_depth=centre_z)  # refine="auto": Gauss-Newton with depth
     fused = np.stack([fuse_with_depth(res_d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
-    res_2d = lifter.lift(sub_pix, ones, cam)
+    res_2d = lifter.lift(sub_pix, ones, cam)  # linear refinement, depth used only by the fusion
     fused_2d = np.stack([fuse_with_depth(res_2d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0]
                          for i in range(len(sub))])
     rays = np.concatenate([(sub_pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy], np.ones(sub_pix.shape[:2] + (1,))], -1)
-    back = rays * zs[..., None]  # depth-only: back-projected joint pixels (surface, NaN where no depth)
+    back = rays * centre_z[..., None]  # depth-only: back-projected joint pixels + surface offset, NaN where no depth
     name = "(c) GT 2D + Kinect depth"
-    rows.append(summarise(name, "prior lifting with joint depths", res_d.poses, sub, res_d.valid))
-    rows.append(summarise(name, "prior lifting with joint depths, Gauss-Newton", res_gn.poses, sub, res_gn.valid))
+    rows.append(summarise(name, "prior lifting with joint depths (default: Gauss-Newton)", res_d.poses, sub,
+                          res_d.valid))
     rows.append(summarise(name, "prior lifting with joint depths + fuse_with_depth", fused, sub, res_d.valid))
     rows.append(summarise(name, "prior lifting (2D only) + fuse_with_depth", fused_2d, sub, res_2d.valid))
     row = summarise(name, "depth-only back-projection (no prior)", np.nan_to_num(back, nan=0.0), sub)

@@ -29,7 +29,7 @@ import numpy as np
 from pose3d_ros.core.prior import PosePrior, pose3d16_parents, rotate_y
 
 _MIN_DEPTH_M = 0.1  # points closer than this to the camera plane are clamped (keeps the projection finite)
-_LOG2PI = np.log(2.0 * np.pi)
+_DEPTH_CAUCHY = 2.0  # scale of the robust depth loss, in units of depth_noise_m
 
 
 @dataclass
@@ -446,8 +446,12 @@ class PoseLifter:
             r_u, r_v = (u - xu) * sw, (v - xv) * sw
             cost = (r_u**2).sum(1) + (r_v**2).sum(1) + (coef**2 * inv_var).sum(1) + logsize**2 * inv_size_var
             if dw is not None:
-                r_d = (pz - d_) * dw
-                cost += (r_d**2).sum(1)
+                # Cauchy-robust depth residuals (IRLS): a joint hidden behind another body part samples the
+                # occluder's depth, which must not drag the pose along
+                r_raw = (pz - d_) * dw
+                rw = 1.0 / np.sqrt(1.0 + (r_raw / _DEPTH_CAUCHY) ** 2)
+                r_d = r_raw * rw
+                cost += (_DEPTH_CAUCHY**2 * np.log1p((r_raw / _DEPTH_CAUCHY) ** 2)).sum(1)
             better = cost < best_cost
             best_cost = np.where(better, cost, best_cost)
             best[better] = np.concatenate([coef, theta[:, None], t, logsize[:, None]], 1)[better]
@@ -473,7 +477,7 @@ class PoseLifter:
             grad = (ju @ r_u[..., None] + jv @ r_v[..., None])[..., 0]
             if dw is not None:
                 jd = np.concatenate([dpz_c, (-g * xx)[:, None], zero, zero,
-                                     np.ones_like(ones), (g * xz)[:, None]], 1) * dw[:, None]
+                                     np.ones_like(ones), (g * xz)[:, None]], 1) * (dw * rw)[:, None]
                 jtj += jd @ jd.transpose(0, 2, 1)
                 grad += (jd @ r_d[..., None])[..., 0]
             diag = np.arange(b)
