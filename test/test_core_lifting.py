@@ -124,3 +124,20 @@ def test_nan_and_inf_pixels_count_as_missing(prior):
     pix[1, 0] = np.nan
     res = PoseLifter(prior).lift(pix, np.ones((2, 16)), CAM)
     assert res.valid.all() and np.isfinite(res.poses).all() and np.isfinite(res.residual).all()
+
+
+def test_zero_negative_and_nan_depths_count_as_unmeasured(prior):
+    x = prior_poses(prior, 2, seed=7)
+    depth = x[..., 2].copy()
+    depth[0, :8] = 0.0
+    depth[0, 8:12] = -1.0
+    depth[1, :] = np.nan
+    lifter = PoseLifter(prior, noise_px=1.0)
+    res = lifter.lift(project(x), np.ones((2, 16)), CAM, joint_depth=depth)
+    assert res.valid.all() and np.isfinite(res.poses).all()
+    # person 1 has no usable depth at all: same root-relative shape as the 2D-only lift
+    alone = lifter.lift(project(x[1:]), np.ones((1, 16)), CAM)
+    rel = lambda p: p - p[:, :1]  # noqa: E731
+    assert np.abs(rel(res.poses[1:]) - rel(alone.poses)).max() < 0.05
+    with pytest.raises(ValueError, match="joint_depth must be"):
+        lifter.lift(project(x), np.ones((2, 16)), CAM, joint_depth=depth[:, :5])
