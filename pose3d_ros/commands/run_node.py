@@ -1,0 +1,128 @@
+"""``pose3d-ros driver | node | launch``: start the nodes without ``ros2 launch`` (pip-installed ROS 2).
+
+Reads the same parameter files as the launch files (``--params`` -> ``--ros-args --params-file``):
+
+    pose3d-ros driver --params config/kinect_driver.yaml --set backend=freenect
+    pose3d-ros node   --params config/pose3d.yaml --namespace camera
+    pose3d-ros launch --set path=recording/ --node-set use_depth=false
+
+``launch`` starts the driver and the inference node as two processes (like ``pose3d.launch.py``), forwards
+Ctrl-C to both and returns the first non-zero exit code. Extra ROS arguments go after ``--ros-args``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NODES = {
+    "driver": ("pose3d_ros.ros.kinect_driver_node", "kinect_driver.yaml"),
+    "node": ("pose3d_ros.ros.pose3d_node", "pose3d.yaml"),
+}
+
+
+def config_path(name: str) -> Path | None:
+    """``config/<name>`` of the installed package (``<prefix>/share/pose3d_ros``), else of the source checkout."""
+    candidates = []
+    for prefix in [os.environ.get("VIRTUAL_ENV", ""), sys.prefix,
+                   *os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)]:
+        if prefix:
+            candidates.append(Path(prefix) / "share" / "pose3d_ros" / "config" / name)
+    candidates.append(Path(__file__).resolve().parents[2] / "config" / name)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=None,
+                        help="parameter YAML of the node (default: the package's config/<node>.yaml); for 'launch' "
+                             "this is the driver's file")
+    parser.add_argument("--node-params", type=Path, default=None,
+                        help="launch only: parameter YAML of the inference node (default config/pose3d.yaml)")
+    parser.add_argument("--namespace", default="camera", help="namespace of the topics (default: camera)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one parameter (driver for 'launch'); repeatable")
+    parser.add_argument("--node-set", action="append", default=[], metavar="NAME=VALUE",
+                        help="launch only: override one inference-node parameter; repeatable")
+    parser.add_argument("--ros-args", dest="ros_args", nargs=argparse.REMAINDER, default=[],
+                        help="further ROS arguments passed to the node(s)")
+
+
+def ros_args_for(which: str, params: Path | None, namespace: str, sets: list[str], extra: list[str]) -> list[str]:
+    """``--ros-args ...`` for node ``which`` ('driver' or 'node').
+
+    Raises
+    ------
+    ValueError
+        A ``--set`` without ``=``, or a parameter file that does not exist.
+    """
+    params = params or config_path(NODES[which][1])
+    args = ["--ros-args"]
+    if params is not None:
+        if not Path(params).is_file():
+            raise ValueError(f"parameter file {str(params)!r} does not exist")
+        args += ["--params-file", str(params)]
+    if namespace:
+        args += ["-r", f"__ns:=/{namespace.strip('/')}"]
+    for s in sets:
+        if "=" not in s:
+            raise ValueError(f"--set expects NAME=VALUE, got {s!r}")
+        k, v = s.split("=", 1)
+        args += ["-p", f"{k}:={v}"]
+    return args + list(extra)
+
+
+def _run_one(which: str, args: argparse.Namespace) -> int:
+    import importlib
+
+    ros = ros_args_for(which, args.params, args.namespace, args.set, args.ros_args)
+    mod = importlib.import_module(NODES[which][0])
+    return int(mod.main([f"pose3d-ros-{which}", *ros]) or 0)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    cmds = {
+        "driver": ros_args_for("driver", args.params, args.namespace, args.set, args.ros_args),
+        "node": ros_args_for("node", args.node_params, args.namespace, args.node_set, args.ros_args),
+    }
+    procs = {w: subprocess.Popen([sys.executable, "-m", NODES[w][0], *a]) for w, a in cmds.items()}
+
+    def forward(signum: int, _frame: object) -> None:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+
+    old = signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    rc = 0
+    try:
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(0.2)
+        for w, p in procs.items():  # one ended: stop the other (like launch's on_exit shutdown)
+            if p.poll() is not None and p.returncode not in (0, -signal.SIGINT):
+                print(f"pose3d-ros launch: {w} exited with {p.returncode}", file=sys.stderr)
+                rc = rc or p.returncode
+        forward(signal.SIGINT, None)
+        for p in procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return rc
+
+
+def run(args: argparse.Namespace) -> int:
+    which = args.command
+    try:
+        if which == "launch":
+            return _launch(args)
+        return _run_one(which, args)
+    except ValueError as exc:
+        print(f"pose3d-ros {which}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,112 @@
+"""Launch files, config YAML and RViz reference only executables, nodes and parameters that exist.
+
+Checked statically (``launch``/``launch_ros`` are not on PyPI): the launch files are parsed with ``ast``, the
+declared parameters are read from the nodes' ``declare(...)`` calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+NODE_SOURCES = {
+    "kinect_driver": REPO / "pose3d_ros/ros/kinect_driver_node.py",
+    "pose3d_node": REPO / "pose3d_ros/ros/pose3d_node.py",
+}
+CONFIGS = {"kinect_driver": REPO / "config/kinect_driver.yaml", "pose3d_node": REPO / "config/pose3d.yaml"}
+LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
+
+
+def declared_parameters(path: Path) -> set[str]:
+    """Names passed as the first string argument to ``declare(self, "name", ...)`` / ``d("name", ...)``."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("declare", "d"):
+            strs = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if strs:
+                names.add(strs[0])
+    return names
+
+
+def installed_executables() -> set[str]:
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    block = re.search(r"install\(PROGRAMS(.*?)DESTINATION", cmake, re.S).group(1)
+    return {Path(p).name for p in block.split() if (REPO / p).is_file()}
+
+
+def launch_nodes(path: Path) -> list[dict]:
+    """Every ``Node(...)`` call: package, executable, name and the keys of inline parameter dicts."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Node":
+            kw = {k.arg: k.value for k in node.keywords}
+            rec = {k: kw[k].value for k in ("package", "executable", "name") if isinstance(kw.get(k), ast.Constant)}
+            keys = set()
+            if isinstance(kw.get("parameters"), ast.List):
+                for el in kw["parameters"].elts:
+                    if isinstance(el, ast.Dict):
+                        keys |= {k.value for k in el.keys if isinstance(k, ast.Constant)}
+            rec["param_keys"] = keys
+            out.append(rec)
+    return out
+
+
+def test_there_are_three_launch_files():
+    assert {p.name for p in LAUNCH_FILES} == {"pose3d.launch.py", "kinect.launch.py", "inference.launch.py"}
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_nodes_use_installed_executables_and_declared_parameters(path):
+    exes = installed_executables()
+    for n in launch_nodes(path):
+        if n.get("package") != "pose3d_ros":
+            assert n.get("executable") == "rviz2"
+            continue
+        assert n["executable"] in exes, f"{path.name}: executable {n['executable']} is not installed"
+        declared = declared_parameters(NODE_SOURCES[n["name"]])
+        assert n["param_keys"] <= declared, f"{path.name}: unknown parameters {n['param_keys'] - declared}"
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_arguments_are_described(path):
+    tree = ast.parse(path.read_text())
+    calls = [n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "DeclareLaunchArgument"]
+    assert calls
+    for c in calls:
+        kws = {k.arg for k in c.keywords}
+        assert "description" in kws and "default_value" in kws, ast.dump(c)[:200]
+    declared = {c.args[0].value for c in calls}
+    used = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "LaunchConfiguration"}
+    assert used <= declared, f"{path.name}: undeclared launch arguments {used - declared}"
+
+
+@pytest.mark.parametrize("node", sorted(CONFIGS))
+def test_config_yaml_sets_exactly_the_declared_parameters(node):
+    data = yaml.safe_load(CONFIGS[node].read_text())
+    (key, section), = data.items()
+    assert key.endswith(node)
+    params = set(section["ros__parameters"])
+    assert params == declared_parameters(NODE_SOURCES[node])
+
+
+def test_rviz_config_uses_the_optical_frame_and_published_topics():
+    rv = yaml.safe_load((REPO / "rviz/pose3d.rviz").read_text())
+    vm = rv["Visualization Manager"]
+    assert vm["Global Options"]["Fixed Frame"] == "camera_color_optical_frame"
+    topics = {d["Topic"]["Value"] for d in vm["Displays"] if "Topic" in d}
+    assert {"/camera/markers", "/camera/debug/image"} <= topics
+
+
+def test_parameter_descriptions_mention_every_declared_parameter_in_config_comments():
+    for node, src in NODE_SOURCES.items():
+        text = CONFIGS[node].read_text()
+        for name in declared_parameters(src):
+            line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{name}:"))
+            assert "#" in line, f"{node}.{name} has no comment in {CONFIGS[node].name}"
