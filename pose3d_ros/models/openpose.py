@@ -201,10 +201,8 @@ def _upsample(maps: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return hwc
     h, w = hwc.shape[:2]
-    chunks = [cv2.resize(hwc[..., c:c + 4], (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
-              for c in range(0, hwc.shape[2], 4)]  # cv2.resize handles <= 4 channels per call fastest
-    chunks = [c[..., None] if c.ndim == 2 else c for c in chunks]
-    return np.concatenate(chunks, axis=2)
+    out = cv2.resize(hwc, (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
+    return out[..., None] if out.ndim == 2 else out
 
 
 def find_peaks(heat_hwc: np.ndarray, params: DecoderParams) -> list[np.ndarray]:
@@ -227,14 +225,9 @@ def find_peaks(heat_hwc: np.ndarray, params: DecoderParams) -> list[np.ndarray]:
         smooth = cv2.GaussianBlur(parts, (0, 0), params.smooth_sigma)
         if smooth.ndim == 2:
             smooth = smooth[..., None]
-    padded = np.pad(smooth, ((1, 1), (1, 1), (0, 0)), mode="constant", constant_values=-np.inf)
     h, w = smooth.shape[:2]
-    is_max = smooth > params.thresh_heat
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy == 1 and dx == 1:
-                continue
-            is_max &= smooth >= padded[dy:dy + h, dx:dx + w]
+    # 3x3 non-maximum suppression; dilate pads with -inf-like border values, so edges count as maxima.
+    is_max = (smooth >= cv2.dilate(smooth, np.ones((3, 3), np.uint8))) & (smooth > params.thresh_heat)
     ys, xs, cs = np.nonzero(is_max)
     # Sub-cell refinement on the smoothed map (clamped at borders).
     xl, xr = np.maximum(xs - 1, 0), np.minimum(xs + 1, w - 1)
@@ -247,39 +240,54 @@ def find_peaks(heat_hwc: np.ndarray, params: DecoderParams) -> list[np.ndarray]:
         oy = np.where(dyn < 0, 0.5 * (smooth[yu, xs, cs] - smooth[yd, xs, cs]) / dyn, 0.0)
     ox, oy = np.clip(ox, -0.5, 0.5), np.clip(oy, -0.5, 0.5)
     score = parts[ys, xs, cs].astype(np.float64)
-    out: list[np.ndarray] = []
-    for c in range(NUM_PARTS):
-        sel = np.nonzero(cs == c)[0]
-        if sel.size > params.max_peaks:
-            sel = sel[np.argsort(-score[sel])[: params.max_peaks]]
-        out.append(np.stack([xs[sel] + ox[sel], ys[sel] + oy[sel], score[sel]], axis=1))
+    rows = np.stack([xs + ox, ys + oy, score], axis=1)
+    order = np.lexsort((-score, cs))  # by part, best first
+    rows, cs = rows[order], cs[order]
+    bounds = np.searchsorted(cs, np.arange(NUM_PARTS + 1))
+    out = [rows[bounds[c]:min(bounds[c + 1], bounds[c] + params.max_peaks)] for c in range(NUM_PARTS)]
     return out
 
 
-def _limb_candidates(
-    a: np.ndarray, b: np.ndarray, paf_x: np.ndarray, paf_y: np.ndarray, map_h: int, params: DecoderParams
-) -> np.ndarray:
-    """Score every (a, b) peak pair of one limb by the PAF line integral; rows ``(ia, ib, score)``, best first."""
-    pa, pb = a[:, None, :2], b[None, :, :2]
-    vec = pb - pa  # (na, nb, 2)
-    norm = np.linalg.norm(vec, axis=2)
+def _limb_candidates(peaks: list[np.ndarray], paf_hwc: np.ndarray, params: DecoderParams) -> np.ndarray:
+    """Score every candidate peak pair of every limb by the PAF line integral, all limbs in one vectorised pass.
+
+    Returns rows ``(pair_id, ia, ib, score)`` of the pairs that pass pafprocess' criteria, sorted by limb then
+    by score (best first).
+    """
+    counts = np.array([len(p) for p in peaks])
+    pair_ids, ia, ib = [], [], []
+    for pair_id, (pa, pb) in enumerate(COCO_PAIRS):
+        na, nb = counts[pa], counts[pb]
+        if na and nb:
+            pair_ids.append(np.full(na * nb, pair_id))
+            ia.append(np.repeat(np.arange(na), nb))
+            ib.append(np.tile(np.arange(nb), na))
+    if not pair_ids:
+        return np.zeros((0, 4))
+    pair_id, ia, ib = np.concatenate(pair_ids), np.concatenate(ia), np.concatenate(ib)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    all_peaks = np.concatenate(peaks, axis=0)
+    pa = all_peaks[offsets[COCO_PAIRS[pair_id, 0]] + ia, :2]
+    pb = all_peaks[offsets[COCO_PAIRS[pair_id, 1]] + ib, :2]
+    vec = pb - pa  # (M, 2)
+    norm = np.linalg.norm(vec, axis=1)
     ok = norm > 1e-6
-    unit = vec / np.where(ok, norm, 1.0)[..., None]
+    unit = vec / np.where(ok, norm, 1.0)[:, None]
     t = np.arange(params.step_paf, dtype=np.float64) / params.step_paf
-    samples = pa[:, :, None, :] + t[None, None, :, None] * vec[:, :, None, :]  # (na, nb, S, 2)
-    h, w = paf_x.shape
+    samples = pa[:, None, :] + t[None, :, None] * vec[:, None, :]  # (M, S, 2)
+    h, w = paf_hwc.shape[:2]
     sx = np.clip(np.floor(samples[..., 0] + 0.5).astype(np.int64), 0, w - 1)
     sy = np.clip(np.floor(samples[..., 1] + 0.5).astype(np.int64), 0, h - 1)
-    dots = paf_x[sy, sx] * unit[..., None, 0] + paf_y[sy, sx] * unit[..., None, 1]
-    aligned = (dots > params.thresh_vector_score).sum(axis=2)
+    chx = COCO_PAIRS_PAF[pair_id, 0][:, None]
+    chy = COCO_PAIRS_PAF[pair_id, 1][:, None]
+    dots = paf_hwc[sy, sx, chx] * unit[:, None, 0] + paf_hwc[sy, sx, chy] * unit[:, None, 1]
+    aligned = (dots > params.thresh_vector_score).sum(axis=1)
     with np.errstate(divide="ignore"):
-        length_penalty = np.minimum(0.0, 0.5 * map_h / np.where(ok, norm, np.inf) - 1.0)
-    score = dots.mean(axis=2) + length_penalty
+        length_penalty = np.minimum(0.0, 0.5 * h / np.where(ok, norm, np.inf) - 1.0)
+    score = dots.mean(axis=1) + length_penalty
     keep = ok & (aligned > params.thresh_vector_count) & (score > 0)
-    ia, ib = np.nonzero(keep)
-    s = score[ia, ib]
-    order = np.argsort(-s, kind="stable")
-    return np.stack([ia[order], ib[order], s[order]], axis=1) if order.size else np.zeros((0, 3))
+    rows = np.stack([pair_id, ia, ib, score], axis=1)[keep]
+    return rows[np.lexsort((-rows[:, 3], rows[:, 0]))]
 
 
 def group_people(
@@ -306,47 +314,41 @@ def group_people(
     """
     offsets = np.cumsum([0] + [len(p) for p in peaks])
     all_peaks = np.concatenate(peaks, axis=0) if offsets[-1] else np.zeros((0, 3))
-    map_h = paf_hwc.shape[0]
     people: list[np.ndarray] = []  # rows: 18 global peak ids (-1 = none), score sum, joint count
-    for pair_id, ((pa, pb), (cx, cy)) in enumerate(zip(COCO_PAIRS, COCO_PAIRS_PAF, strict=True)):
-        a, b = peaks[pa], peaks[pb]
-        if len(a) == 0 or len(b) == 0:
+    used: set[tuple[int, int, int]] = set()  # (pair, end, index): one-to-one matching per limb
+    for pair_f, ia_f, ib_f, score in _limb_candidates(peaks, paf_hwc, params):
+        pair_id, ia, ib = int(pair_f), int(ia_f), int(ib_f)
+        if (pair_id, 0, ia) in used or (pair_id, 1, ib) in used:
             continue
-        cands = _limb_candidates(a, b, paf_hwc[..., cx], paf_hwc[..., cy], map_h, params)
-        used_a: set[int] = set()
-        used_b: set[int] = set()
-        for ia_f, ib_f, score in cands:
-            ia, ib = int(ia_f), int(ib_f)
-            if ia in used_a or ib in used_b:
-                continue
-            used_a.add(ia)
-            used_b.add(ib)
-            gid_a, gid_b = int(offsets[pa] + ia), int(offsets[pb] + ib)
-            found = [k for k, row in enumerate(people) if row[pa] == gid_a or row[pb] == gid_b]
-            if len(found) == 1:
-                row = people[found[0]]
-                if row[pb] != gid_b:
-                    row[pb] = gid_b
-                    row[19] += 1
-                    row[18] += all_peaks[gid_b, 2] + score
-            elif len(found) >= 2:
-                r1, r2 = people[found[0]], people[found[1]]
-                overlap = np.any((r1[:NUM_PARTS] >= 0) & (r2[:NUM_PARTS] >= 0))
-                if not overlap:  # two partial people joined by this limb: merge
-                    r1[:NUM_PARTS] = np.maximum(r1[:NUM_PARTS], r2[:NUM_PARTS])
-                    r1[18] += r2[18] + score
-                    r1[19] += r2[19]
-                    del people[found[1]]
-                elif r1[pb] != gid_b:
-                    r1[pb] = gid_b
-                    r1[19] += 1
-                    r1[18] += all_peaks[gid_b, 2] + score
-            elif pair_id < NUM_STARTING_PAIRS:
-                row = np.full(20, -1.0)
-                row[pa], row[pb] = gid_a, gid_b
-                row[18] = all_peaks[gid_a, 2] + all_peaks[gid_b, 2] + score
-                row[19] = 2
-                people.append(row)
+        used.add((pair_id, 0, ia))
+        used.add((pair_id, 1, ib))
+        pa, pb = int(COCO_PAIRS[pair_id, 0]), int(COCO_PAIRS[pair_id, 1])
+        gid_a, gid_b = int(offsets[pa] + ia), int(offsets[pb] + ib)
+        found = [k for k, row in enumerate(people) if row[pa] == gid_a or row[pb] == gid_b]
+        if len(found) == 1:
+            row = people[found[0]]
+            if row[pb] != gid_b:
+                row[pb] = gid_b
+                row[19] += 1
+                row[18] += all_peaks[gid_b, 2] + score
+        elif len(found) >= 2:
+            r1, r2 = people[found[0]], people[found[1]]
+            overlap = np.any((r1[:NUM_PARTS] >= 0) & (r2[:NUM_PARTS] >= 0))
+            if not overlap:  # two partial people joined by this limb: merge
+                r1[:NUM_PARTS] = np.maximum(r1[:NUM_PARTS], r2[:NUM_PARTS])
+                r1[18] += r2[18] + score
+                r1[19] += r2[19]
+                del people[found[1]]
+            elif r1[pb] != gid_b:
+                r1[pb] = gid_b
+                r1[19] += 1
+                r1[18] += all_peaks[gid_b, 2] + score
+        elif pair_id < NUM_STARTING_PAIRS:
+            row = np.full(20, -1.0)
+            row[pa], row[pb] = gid_a, gid_b
+            row[18] = all_peaks[gid_a, 2] + all_peaks[gid_b, 2] + score
+            row[19] = 2
+            people.append(row)
     kept = [r for r in people if r[19] >= params.thresh_part_count and r[18] / r[19] >= params.thresh_human_score]
     n = len(kept)
     keypoints = np.full((n, NUM_PARTS, 2), np.nan)

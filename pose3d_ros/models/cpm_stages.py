@@ -1,0 +1,262 @@
+"""The seed paper's 3D-prior layer inside the multi-stage 2D network, per person.
+
+Each stage (Tome et al. style, DESIGN.md §1): lift the current 2D joints with the probabilistic 3D prior
+(:class:`pose3d_ros.core.lifting.PoseLifter`), project the 3D pose with the camera, render "projected pose belief
+maps" (:func:`pose3d_ros.core.belief_maps.render_belief_maps`), fuse them with the CNN's belief maps
+(:func:`pose3d_ros.core.fusion.fuse_belief_maps`) and decode the fused maps into the next stage's 2D joints. After
+the last stage the 2D joints are lifted once more (with measured joint depth when a depth image is given) and,
+with depth, fused with the measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
+
+The CNN maps are the bottom-up network's multi-person heatmaps, so each person's fusion runs in a region of
+interest around that person's joints and their projection; channels are matched by joint name (OpenPose-18 ->
+pose3d16: neck, shoulders, elbows, wrists, hips, knees, ankles). The derived joints (pelvis, spine, head) follow
+from the fused ones through :func:`pose3d_ros.core.skeleton.convert`.
+
+Fusion weight and mode: the default (geometric mean, projected weight 0.3, sigma 3% of the person's height) keeps
+a confident CNN peak where it is and moves a joint only when the CNN evidence near it is weak or the grouping put
+it far from where the 3D prior expects it; a joint the grouping missed (occluded) is filled from the projected
+map. ``bench/bench_stages.py`` measures whether this helps (see its docstring for the numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..core.belief_maps import decode_belief_maps, render_belief_maps
+from ..core.depth import fuse_with_depth, sample_joint_depth
+from ..core.fusion import fuse_belief_maps
+from ..core.lifting import LiftResult, PoseLifter
+from ..core.skeleton import OPENPOSE18, POSE3D16, convert
+
+__all__ = ["StageParams", "StageResult", "PriorStages", "SHARED_JOINTS"]
+
+#: Joints that have both a CNN heatmap channel (OpenPose-18) and a pose3d16 index: (openpose idx, pose3d16 idx).
+SHARED_JOINTS = np.array(
+    [(OPENPOSE18.index(n), POSE3D16.index(n)) for n in POSE3D16.names if n in OPENPOSE18.names], dtype=np.int64
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class StageParams:
+    """Parameters of the 3D-prior stages.
+
+    Attributes
+    ----------
+    n_stages : int
+        Lift/project/fuse/decode rounds before the final lift (0 = lift the CNN's 2D joints directly).
+    fusion_weight : float
+        Weight of the projected maps in [0, 1] (:func:`pose3d_ros.core.fusion.fuse_belief_maps`).
+    fusion_mode : {"geometric", "arithmetic"}
+    sigma_frac : float
+        Projected-map Gaussian sigma as a fraction of the person's 2D height (pixels), floored at one map cell.
+    roi_margin_frac : float
+        Region of interest = the joints' box grown by this fraction of the person's height on each side.
+    min_conf : float
+        Decoded joints under this fused confidence are dropped (NaN, confidence 0).
+    projected_conf : float
+        Peak value of the projected maps (the prior's belief in its projection).
+    depth_window : int
+        Window (pixels) for the robust joint depth (:func:`pose3d_ros.core.depth.sample_joint_depth`).
+    """
+
+    n_stages: int = 1
+    fusion_weight: float = 0.3
+    fusion_mode: str = "geometric"
+    sigma_frac: float = 0.03
+    roi_margin_frac: float = 0.15
+    min_conf: float = 0.02
+    projected_conf: float = 1.0
+    depth_window: int = 5
+
+    def __post_init__(self) -> None:
+        if int(self.n_stages) < 0:
+            raise ValueError(f"n_stages must be >= 0, got {self.n_stages}")
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ValueError(f"fusion_weight must be in [0, 1], got {self.fusion_weight}")
+        if self.fusion_mode not in ("geometric", "arithmetic"):
+            raise ValueError(f"fusion_mode must be 'geometric' or 'arithmetic', got {self.fusion_mode!r}")
+        if not self.sigma_frac > 0 or not self.roi_margin_frac >= 0:
+            raise ValueError(f"need sigma_frac > 0 and roi_margin_frac >= 0, got {self.sigma_frac}, "
+                             f"{self.roi_margin_frac}")
+        if int(self.depth_window) < 1:
+            raise ValueError(f"depth_window must be >= 1, got {self.depth_window}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> StageParams:
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown stage parameters {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+@dataclasses.dataclass
+class StageResult:
+    """Output of :meth:`PriorStages.run` for P people.
+
+    Attributes
+    ----------
+    pixels : (P, 16, 2) float64
+        Final 2D joints (pose3d16, image pixels); joints the CNN never saw are the projection of the 3D pose.
+    conf : (P, 16) float64
+        2D confidence (0 = inferred by the prior only).
+    poses : (P, 16, 3) float64
+        3D joints, metres, camera optical frame.
+    measured : (P, 16) bool
+        Joint position from depth (True) or from the prior (False).
+    lift : LiftResult
+        The final lift.
+    stage_pixels : list of (P, 16, 2)
+        2D joints after each stage (index 0 = the CNN's grouping), for benchmarks / debugging.
+    """
+
+    pixels: np.ndarray
+    conf: np.ndarray
+    poses: np.ndarray
+    measured: np.ndarray
+    lift: LiftResult | None
+    stage_pixels: list[np.ndarray]
+
+
+class PriorStages:
+    """Run the 3D-prior stages and the final (depth-aware) lift for all people of one frame.
+
+    Parameters
+    ----------
+    lifter : PoseLifter
+    params : StageParams, optional
+    """
+
+    def __init__(self, lifter: PoseLifter, params: StageParams | None = None) -> None:
+        self.lifter = lifter
+        self.params = params or StageParams()
+
+    def refine_person(
+        self,
+        keypoints18: np.ndarray,
+        conf18: np.ndarray,
+        projected16: np.ndarray,
+        heatmaps: np.ndarray,
+        image_to_map,
+        map_to_image,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One fusion step for one person in OpenPose-18 space.
+
+        Parameters
+        ----------
+        keypoints18 : (18, 2)
+            Current joints (image pixels, NaN = missing).
+        conf18 : (18,)
+        projected16 : (16, 2)
+            The lifted pose projected into the image (pixels).
+        heatmaps : (C, H, W)
+            CNN heatmaps on the map grid.
+        image_to_map, map_to_image : callable
+            Pixel <-> map-cell transforms ((..., 2) -> (..., 2)).
+
+        Returns
+        -------
+        keypoints18, conf18 : (18, 2), (18,)
+            Updated joints (only the :data:`SHARED_JOINTS` change).
+        """
+        p = self.params
+        op_idx, p16_idx = SHARED_JOINTS[:, 0], SHARED_JOINTS[:, 1]
+        proj_cells = image_to_map(projected16[p16_idx])
+        cur_cells = image_to_map(keypoints18[op_idx])
+        pts = np.concatenate([proj_cells, cur_cells[np.isfinite(cur_cells).all(axis=1)]], axis=0)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        out_kp, out_conf = keypoints18.copy(), conf18.copy()
+        if len(pts) == 0:
+            return out_kp, out_conf
+        _, map_h, map_w = heatmaps.shape
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        height = max(float(hi[1] - lo[1]), float(hi[0] - lo[0]), 1.0)
+        margin = p.roi_margin_frac * height + 2.0
+        x0, y0 = (int(max(0, np.floor(v - margin))) for v in lo)
+        x1 = int(min(map_w, np.ceil(hi[0] + margin) + 1))
+        y1 = int(min(map_h, np.ceil(hi[1] + margin) + 1))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return out_kp, out_conf
+        cnn = heatmaps[op_idx, y0:y1, x0:x1]
+        sigma = max(1.0, p.sigma_frac * height)
+        proj = render_belief_maps(proj_cells - (x0, y0), np.full(len(op_idx), p.projected_conf), (y1 - y0, x1 - x0),
+                                  sigma)
+        fused = fuse_belief_maps(np.maximum(cnn, 0), proj, p.fusion_weight, p.fusion_mode)
+        pts_new, conf_new = decode_belief_maps(fused)
+        good = np.isfinite(pts_new).all(axis=1) & (conf_new >= p.min_conf)
+        new_px = map_to_image(pts_new + (x0, y0))
+        out_kp[op_idx[good]] = new_px[good]
+        out_conf[op_idx[good]] = np.clip(conf_new[good], 0.0, 1.0)
+        out_kp[op_idx[~good]] = np.nan
+        out_conf[op_idx[~good]] = 0.0
+        return out_kp, out_conf
+
+    def run(
+        self,
+        keypoints18: np.ndarray,
+        conf18: np.ndarray,
+        heatmaps: np.ndarray | None,
+        camera,
+        image_to_map=None,
+        map_to_image=None,
+        depth_m: np.ndarray | None = None,
+    ) -> StageResult:
+        """All stages for P people, then the final lift (+ depth).
+
+        Parameters
+        ----------
+        keypoints18 : (P, 18, 2)
+            OpenPose-18 joints from the grouping, image pixels, NaN = missing.
+        conf18 : (P, 18)
+        heatmaps : (C, H, W) or None
+            CNN heatmaps (``None`` skips the stages: the CNN's joints are lifted directly).
+        camera : PinholeCamera
+        image_to_map, map_to_image : callable, optional
+            Needed when ``heatmaps`` is given.
+        depth_m : (H_img, W_img) float32, optional
+            Depth registered to the colour image, metres, NaN = invalid.
+
+        Returns
+        -------
+        StageResult
+        """
+        kp = np.asarray(keypoints18, dtype=np.float64)
+        cf = np.asarray(conf18, dtype=np.float64)
+        n = kp.shape[0]
+        if n == 0:
+            empty = np.zeros((0, 16))
+            return StageResult(np.zeros((0, 16, 2)), empty, np.zeros((0, 16, 3)), empty.astype(bool), None, [])
+        pix16, c16 = convert(kp, cf, "openpose18", "pose3d16")
+        stage_pixels = [pix16]
+        if heatmaps is not None and self.params.n_stages > 0:
+            for _ in range(int(self.params.n_stages)):
+                lift = self.lifter.lift(np.nan_to_num(pix16), c16 * np.isfinite(pix16).all(axis=2), camera)
+                projected = camera.project(lift.poses)
+                for i in range(n):
+                    if not lift.valid[i]:
+                        continue
+                    kp[i], cf[i] = self.refine_person(kp[i], cf[i], projected[i], heatmaps, image_to_map,
+                                                      map_to_image)
+                pix16, c16 = convert(kp, cf, "openpose18", "pose3d16")
+                stage_pixels.append(pix16)
+        joint_depth = None
+        if depth_m is not None:
+            joint_depth = sample_joint_depth(depth_m, pix16, self.params.depth_window)
+            joint_depth = np.where(c16 > 0, joint_depth, np.nan)
+        weights = c16 * np.isfinite(pix16).all(axis=2)
+        lift = self.lifter.lift(np.nan_to_num(pix16), weights, camera, joint_depth=joint_depth)
+        poses = lift.poses.copy()
+        measured = np.zeros((n, 16), dtype=bool)
+        if joint_depth is not None:
+            for i in range(n):
+                if np.isfinite(poses[i]).all():
+                    poses[i], measured[i] = fuse_with_depth(poses[i], pix16[i], joint_depth[i], camera, c16[i])
+        # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.
+        projected = camera.project(poses)
+        missing = ~np.isfinite(pix16).all(axis=2)
+        pixels = np.where(missing[..., None], projected, pix16)
+        return StageResult(pixels, np.where(missing, 0.0, c16), poses, measured, lift, stage_pixels)

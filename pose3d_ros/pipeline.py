@@ -1,0 +1,423 @@
+"""The ROS-free per-frame pipeline the nodes and the CLI call.
+
+RGB (+ depth) -> 2D CNN (ONNX, :mod:`pose3d_ros.inference`) -> part-affinity grouping
+(:mod:`pose3d_ros.models.openpose`) -> 3D-prior stages and final lift (:mod:`pose3d_ros.models.cpm_stages`) ->
+depth fusion -> tracking (:class:`pose3d_ros.core.tracking.Tracker`) -> actions
+(``pose3d_ros.actions.recognizer``, when available), with per-stage timings in milliseconds.
+
+Every input is checked first: a malformed frame raises :class:`ValueError` naming the problem, never a crash deep in
+numpy or OpenCV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core.camera import PinholeCamera
+from .core.lifting import PoseLifter
+from .core.prior import PosePrior, default_prior_path
+from .core.skeleton import NUM_JOINTS
+from .core.tracking import Tracker
+from .models.cpm_stages import PriorStages, StageParams
+from .models.openpose import DecoderParams, OpenPoseEstimator
+from .models.registry import ModelConfig, resolve_model, verify_checksum
+
+__all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS"]
+
+_LOG = logging.getLogger(__name__)
+
+#: Largest accepted colour image (pixels): 8K UHD. Bigger frames are refused rather than resized silently.
+MAX_IMAGE_PIXELS = 7680 * 4320
+#: Smallest accepted side (pixels): below one network cell nothing can be detected.
+MIN_IMAGE_SIDE = 8
+
+_BACKEND_DEVICES = {"onnxruntime": "cpu", "cpu": "cpu", "cuda": "cuda", "tensorrt": "tensorrt",
+                    "ort-tensorrt": "ort-tensorrt"}
+
+
+@dataclasses.dataclass
+class Frame:
+    """One synchronised input frame.
+
+    Attributes
+    ----------
+    color : (H, W, 3) uint8
+        RGB image.
+    depth_m : (H, W) float32 or None
+        Depth registered to ``color``, metres, NaN = invalid.
+    camera : PinholeCamera
+        Intrinsics of ``color``.
+    stamp : float
+        Acquisition time, seconds.
+    """
+
+    color: np.ndarray
+    depth_m: np.ndarray | None
+    camera: PinholeCamera
+    stamp: float
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Pipeline settings (the ``pipeline`` section of ``config/pose3d.yaml``; :meth:`from_dict`).
+
+    Attributes
+    ----------
+    model : str, dict or None
+        Shipped model name (``models.json``), path of an ``.onnx`` (OpenPose-family defaults), or a model-config
+        dict (:class:`pose3d_ros.models.registry.ModelConfig` fields); None = the default model.
+    input_size : (int, int) or None
+        Network input ``(H, W)`` override (multiples of 8; smaller = faster, less accurate).
+    backend : str
+        ``onnxruntime``/``cpu``, ``cuda``, ``tensorrt`` or ``ort-tensorrt``.
+    threads : int
+        ONNX Runtime intra-op threads.
+    fallback_to_cpu : bool
+        Fall back to ONNX Runtime on CPU when the GPU backend is unavailable.
+    decoder : dict
+        :class:`pose3d_ros.models.openpose.DecoderParams` overrides.
+    stages : dict
+        :class:`pose3d_ros.models.cpm_stages.StageParams` overrides (``n_stages``, ``fusion_weight``...).
+    prior_path : str or None
+        Pose prior ``.npz`` (None = the shipped one).
+    n_rotations : int
+        Rotation hypotheses of the lifting search.
+    use_depth : bool
+        Use ``Frame.depth_m`` when present.
+    tracking : bool
+        Persistent ids + smoothing. Without it every detection is reported with id = its index.
+    tracker : dict
+        :class:`pose3d_ros.core.tracking.Tracker` keyword arguments.
+    actions : bool
+        Run the action recognizer (needs tracking).
+    action_config : dict
+        Passed to ``ActionRecognizer``.
+    max_people : int
+        Keep at most this many people (highest grouping score first).
+    keep_belief_maps : bool
+        Attach the upsampled CNN heatmaps to the result (debugging).
+    """
+
+    model: Any = None
+    input_size: tuple[int, int] | None = None
+    backend: str = "onnxruntime"
+    threads: int = 2
+    fallback_to_cpu: bool = True
+    decoder: dict = dataclasses.field(default_factory=dict)
+    stages: dict = dataclasses.field(default_factory=dict)
+    prior_path: str | None = None
+    n_rotations: int = 12
+    use_depth: bool = True
+    tracking: bool = True
+    tracker: dict = dataclasses.field(default_factory=dict)
+    actions: bool = True
+    action_config: dict = dataclasses.field(default_factory=dict)
+    max_people: int = 10
+    keep_belief_maps: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backend not in _BACKEND_DEVICES:
+            raise ValueError(f"backend must be one of {sorted(_BACKEND_DEVICES)}, got {self.backend!r}")
+        if int(self.threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if int(self.max_people) < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+        if self.input_size is not None:
+            size = tuple(int(v) for v in self.input_size)
+            if len(size) != 2 or min(size) < 8 or any(v % 8 for v in size):
+                raise ValueError(f"input_size must be (H, W), multiples of 8, got {self.input_size}")
+            self.input_size = size
+        for name in ("decoder", "stages", "tracker", "action_config"):
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, {})
+            elif not isinstance(value, Mapping):
+                raise ValueError(f"{name} must be a mapping, got {type(value).__name__}")
+        # Validate the nested sections now, not on the first frame.
+        DecoderParams.from_dict(self.decoder)
+        StageParams.from_dict(self.stages)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PipelineConfig:
+        """Build from a dict (e.g. a YAML ``pipeline`` section); unknown keys raise ``ValueError``."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown pipeline settings {unknown}; known: {sorted(known)}")
+        if data.get("model") == "":
+            data["model"] = None
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, section: str = "pipeline") -> PipelineConfig:
+        """Read ``section`` of a YAML file (the whole file when it has no such key)."""
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
+        return cls.from_dict(data.get(section, data))
+
+
+@dataclasses.dataclass
+class PersonResult:
+    """One person in one frame (becomes a ``Skeleton3D``).
+
+    Attributes
+    ----------
+    id : int
+        Track id (persistent across frames when tracking is on).
+    joints : (16, 3) float64
+        pose3d16 joints, metres, camera optical frame.
+    pixels : (16, 2) float64
+        Joint pixels (u, v); joints the CNN did not see are the projection of the 3D joint.
+    confidence : (16,) float64
+        2D confidence per joint in [0, 1] (0 = inferred by the prior).
+    measured : (16,) bool
+        Position measured by depth (True) or inferred from the prior (False).
+    score : float
+        Overall confidence in [0, 1].
+    action : str
+        Current action label ("" = none).
+    action_confidence : float
+    """
+
+    id: int
+    joints: np.ndarray
+    pixels: np.ndarray
+    confidence: np.ndarray
+    measured: np.ndarray
+    score: float = 0.0
+    action: str = ""
+    action_confidence: float = 0.0
+
+
+@dataclasses.dataclass
+class FrameResult:
+    """Output of :meth:`Pose3DPipeline.process`.
+
+    Attributes
+    ----------
+    people : list of PersonResult
+    events : list of ActionEventData
+    timings : dict of str to float
+        Milliseconds per stage (``preprocess+cnn``, ``grouping``, ``stages+lift``, ``tracking``, ``actions``,
+        ``total``).
+    stamp : float
+    belief_maps : (C, h, w) float32 or None
+        Upsampled CNN heatmaps when ``keep_belief_maps`` is set.
+    """
+
+    people: list[PersonResult]
+    events: list
+    timings: dict[str, float]
+    stamp: float = 0.0
+    belief_maps: np.ndarray | None = None
+
+
+def validate_frame(frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check a frame; return a C-contiguous uint8 RGB image and float32 depth (or None).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: not an array, wrong dtype, grayscale / wrong channel count, empty or tiny image, huge
+        image, depth size mismatch, non-finite stamp, camera/image size mismatch.
+    """
+    color = frame.color
+    if not isinstance(color, np.ndarray):
+        raise ValueError(f"color must be a numpy array, got {type(color).__name__}")
+    if color.ndim == 2 or (color.ndim == 3 and color.shape[2] == 1):
+        raise ValueError(f"color is grayscale {color.shape}; expected (H, W, 3) RGB (convert with cv2.cvtColor)")
+    if color.ndim != 3 or color.shape[2] != 3:
+        raise ValueError(f"color must be (H, W, 3) RGB, got shape {color.shape}"
+                         + (" (RGBA? drop the alpha channel)" if color.ndim == 3 and color.shape[2] == 4 else ""))
+    h, w = color.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"color image is empty ({w}x{h})")
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise ValueError(f"color image {w}x{h} is too small (each side must be >= {MIN_IMAGE_SIDE} pixels)")
+    if h * w > MAX_IMAGE_PIXELS:
+        raise ValueError(f"color image {w}x{h} is too large (> {MAX_IMAGE_PIXELS} pixels); downscale it first")
+    if color.dtype != np.uint8:
+        raise ValueError(f"color must be uint8, got {color.dtype}")
+    color = np.ascontiguousarray(color)
+    depth = frame.depth_m
+    if depth is not None:
+        if not isinstance(depth, np.ndarray) or depth.ndim != 2:
+            raise ValueError(f"depth_m must be a (H, W) array, got {getattr(depth, 'shape', type(depth).__name__)}")
+        if depth.shape != (h, w):
+            raise ValueError(f"depth_m is {depth.shape[1]}x{depth.shape[0]} but color is {w}x{h} "
+                             "(depth must be registered to the colour image)")
+        if not np.issubdtype(depth.dtype, np.floating):
+            raise ValueError(f"depth_m must be float metres, got {depth.dtype} (use core.camera.depth_to_metres)")
+        depth = np.ascontiguousarray(depth, dtype=np.float32)
+    if not np.isfinite(float(frame.stamp)):
+        raise ValueError(f"stamp must be finite, got {frame.stamp}")
+    cam = frame.camera
+    if not isinstance(cam, PinholeCamera):
+        raise ValueError(f"camera must be a PinholeCamera, got {type(cam).__name__}")
+    if (cam.width, cam.height) != (w, h):
+        raise ValueError(f"camera is {cam.width}x{cam.height} but the color image is {w}x{h} "
+                         "(use camera.scaled() for a resized image)")
+    return color, depth
+
+
+def _model_config(spec: Any, input_size: tuple[int, int] | None) -> ModelConfig:
+    if isinstance(spec, str) and spec.endswith(".onnx"):
+        cfg = ModelConfig(name=Path(spec).stem, path=Path(spec).expanduser())
+    else:
+        cfg = resolve_model(spec)
+    if input_size is not None:
+        cfg = cfg.with_input_size(*input_size)
+    return cfg
+
+
+class Pose3DPipeline:
+    """RGB(-D) frame -> 3D skeletons with ids, actions and timings.
+
+    Parameters
+    ----------
+    config : PipelineConfig, dict or None
+    backend : InferenceBackend, optional
+        Use this loaded model instead of creating one (tests, sharing a GPU engine).
+    prior : PosePrior, optional
+        Use this prior instead of loading ``config.prior_path``.
+
+    Raises
+    ------
+    pose3d_ros.models.registry.ModelChecksumError
+        The model file is missing or corrupt.
+    pose3d_ros.models.registry.ModelConfigError
+        The model config is invalid or does not match the model.
+    """
+
+    def __init__(self, config: PipelineConfig | Mapping | None = None, backend=None,
+                 prior: PosePrior | None = None) -> None:
+        if config is None or isinstance(config, Mapping):
+            config = PipelineConfig.from_dict(config)
+        self.config = config
+        self.model_config = _model_config(config.model, config.input_size)
+        if backend is None:
+            from .inference.factory import create_backend
+
+            path = verify_checksum(self.model_config)
+            backend = create_backend(path, device=_BACKEND_DEVICES[config.backend], threads=int(config.threads),
+                                     fallback_to_cpu=config.fallback_to_cpu, logger=_LOG)
+        self.backend = backend
+        self.estimator = OpenPoseEstimator(self.model_config, backend, DecoderParams.from_dict(config.decoder))
+        self.prior = prior if prior is not None else PosePrior.load(config.prior_path or default_prior_path())
+        self.lifter = PoseLifter(self.prior, n_rotations=int(config.n_rotations))
+        self.stages = PriorStages(self.lifter, StageParams.from_dict(config.stages))
+        self.tracker: Tracker | None = None
+        self.recognizer = None
+        self.reset()
+
+    @property
+    def backend_name(self) -> str:
+        """What actually runs the CNN, e.g. ``onnxruntime:cpu``."""
+        return str(getattr(self.backend, "name", type(self.backend).__name__))
+
+    def reset(self) -> None:
+        """Forget tracks and action state (a new sequence, or time went backwards)."""
+        self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
+        self.recognizer = None
+        if self.config.tracking and self.config.actions:
+            try:
+                from .actions.recognizer import ActionRecognizer
+            except ImportError:  # the recognizer is optional
+                self.recognizer = None
+            else:
+                self.recognizer = ActionRecognizer(self.config.action_config or None)
+
+    def close(self) -> None:
+        """Release the inference backend."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Pose3DPipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Run every stage on one frame.
+
+        Parameters
+        ----------
+        frame : Frame
+
+        Returns
+        -------
+        FrameResult
+
+        Raises
+        ------
+        ValueError
+            On a malformed frame (see :func:`validate_frame`).
+        """
+        t_start = time.perf_counter()
+        color, depth = validate_frame(frame)
+        if not self.config.use_depth:
+            depth = None
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        heat, paf, box = self.estimator.infer_maps(color)
+        timings["preprocess+cnn"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        poses2d = self.estimator.decode(heat, paf, box)
+        keep = slice(0, int(self.config.max_people))
+        kp, cf, scores = poses2d.keypoints[keep], poses2d.conf[keep], poses2d.scores[keep]
+        timings["grouping"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        staged = self.stages.run(kp, cf, poses2d.heatmaps, frame.camera, poses2d.image_to_map, poses2d.map_to_image,
+                                 depth_m=depth)
+        timings["stages+lift"] = (time.perf_counter() - t) * 1e3
+        valid = staged.lift.valid if staged.lift is not None else np.zeros(0, dtype=bool)
+        valid = valid & np.isfinite(staged.poses).all(axis=(1, 2))
+        people: list[PersonResult] = []
+        t = time.perf_counter()
+        score_of = np.clip(scores, 0.0, 1.0)
+        if self.tracker is not None:
+            idx = np.nonzero(valid)[0]
+            tracks = self.tracker.update(staged.poses[idx], staged.pixels[idx], staged.conf[idx], float(frame.stamp))
+            for tr in tracks:
+                det = int(idx[tr.detection])
+                people.append(PersonResult(
+                    id=int(tr.id), joints=np.asarray(tr.pose, dtype=np.float64),
+                    pixels=staged.pixels[det].copy(), confidence=staged.conf[det].copy(),
+                    measured=staged.measured[det].copy(), score=float(score_of[det]),
+                ))
+        else:
+            tracks = []
+            for det in np.nonzero(valid)[0]:
+                people.append(PersonResult(
+                    id=int(det), joints=staged.poses[det].copy(), pixels=staged.pixels[det].copy(),
+                    confidence=staged.conf[det].copy(), measured=staged.measured[det].copy(),
+                    score=float(score_of[det]),
+                ))
+        timings["tracking"] = (time.perf_counter() - t) * 1e3
+        events: list = []
+        if self.recognizer is not None:
+            t = time.perf_counter()
+            labels, events = self.recognizer.update(tracks, float(frame.stamp))
+            for person in people:
+                if person.id in labels:
+                    person.action, conf = labels[person.id]
+                    person.action_confidence = float(conf)
+            timings["actions"] = (time.perf_counter() - t) * 1e3
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+        for person in people:
+            assert person.joints.shape == (NUM_JOINTS, 3)  # internal invariant, not input checking
+        return FrameResult(people=people, events=list(events), timings=timings, stamp=float(frame.stamp),
+                           belief_maps=poses2d.heatmaps if self.config.keep_belief_maps else None)
