@@ -29,6 +29,7 @@ __all__ = ["Track", "Tracker"]
 
 _INFEASIBLE = 1e6  # cost of a gated-out pair (finite: linear_sum_assignment rejects inf-only rows)
 _ROOT = 0  # pelvis in pose3d16
+_MISS_PENALTY = 0.2  # added cost per missed frame (up to 5) when assigning
 
 
 @dataclass
@@ -148,8 +149,8 @@ class Tracker:
         max_speed_mps: float = 2.0,
         weight_3d: float = 1.0,
         weight_2d: float = 1.0,
-        min_cutoff: float = 1.5,
-        beta: float = 0.5,
+        min_cutoff: float = 1.0,
+        beta: float = 10.0,
         d_cutoff: float = 1.0,
     ) -> None:
         if int(min_hits) < 1:
@@ -181,6 +182,11 @@ class Tracker:
         self._last_stamp: float | None = None
 
     # ------------------------------------------------------------------ public
+    @property
+    def filter_params(self) -> dict[str, float]:
+        """One-Euro parameters of the 3D joints (``min_cutoff``, ``beta``, ``d_cutoff``, ``reset_after_s``)."""
+        return dict(self._filter_args)
+
     @property
     def tracks(self) -> list[Track]:
         """All live tracks (tentative and confirmed, matched or coasting)."""
@@ -285,8 +291,11 @@ class Tracker:
         nt, nd = cost.shape
         if nt == 0 or nd == 0:
             return [], list(range(nt)), list(range(nd))
-        # Confirmed tracks first: a slight preference so a tentative duplicate cannot steal a confirmed person.
-        bias = np.array([0.0 if tr.confirmed else 0.05 for tr in self._tracks])[:, None]
+        # Matching cascade as in DeepSORT, softened: recently seen tracks first (a coasting track drifts and must not
+        # take a person from the track that saw them last frame), and confirmed before tentative ones.
+        bias = np.array(
+            [_MISS_PENALTY * min(tr.misses, 5) + (0.0 if tr.confirmed else 0.05) for tr in self._tracks]
+        )[:, None]
         rows, cols = linear_sum_assignment(cost + bias)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INFEASIBLE]
         mt = {r for r, _ in matches}
@@ -324,7 +333,11 @@ class Tracker:
         dt = t - prev_t
         if dt > 0 and tr.misses == 0 and np.isfinite(prev_root).all() and np.isfinite(tr.pose[_ROOT]).all():
             v = (tr.pose[_ROOT] - prev_root) / dt
-            tr.root_velocity = 0.5 * tr.root_velocity + 0.5 * v  # light smoothing of the prediction velocity
+            # Heavy smoothing: frame-to-frame differences of lifted roots are noisy (cm over 33 ms = m/s), and a
+            # bad velocity sends an occluded track's prediction astray. Capped at a running speed.
+            v = 0.8 * tr.root_velocity + 0.2 * v
+            speed = float(np.linalg.norm(v))
+            tr.root_velocity = v if speed <= self.max_speed_mps else v * (self.max_speed_mps / speed)
         tr.last_stamp = t
         tr.detection = d
         tr.hits += 1
