@@ -176,3 +176,17 @@ def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Tracker(**kwargs)
 
+
+
+def test_missed_neighbour_does_not_take_the_seen_persons_id():
+    rng = np.random.default_rng(3)
+    tr = Tracker(min_hits=2)
+    ids = {}
+    for k in range(40):
+        roots = np.array([[-0.3, 0, 2.5], [0.3, 0, 2.5]]) + rng.normal(0, 0.04, (2, 3))
+        seen = [0] if 20 <= k < 26 else [0, 1]  # person 1 missed for 6 frames right next to person 0
+        out = tr.update(*_frame(roots[seen]), k / FPS)
+        for t in out:
+            person = seen[t.detection]
+            assert ids.setdefault(person, t.id) == t.id, f"person {person} changed id at frame {k}"
+    assert ids == {0: 1, 1: 2}
