@@ -336,7 +336,11 @@ class Pose3DPipeline:
             except ImportError:  # the recognizer is optional
                 self.recognizer = None
             else:
-                self.recognizer = ActionRecognizer(self.config.action_config or None)
+                try:
+                    self.recognizer = ActionRecognizer(self.config.action_config or None)
+                except OSError as exc:  # no trained classifier shipped: gestures only
+                    _LOG.warning("action classifier unavailable (%s); recognising gestures only", exc)
+                    self.recognizer = ActionRecognizer({**dict(self.config.action_config), "classifier": False})
 
     def close(self) -> None:
         """Release the inference backend."""

@@ -1,0 +1,225 @@
+"""``pose3d-ros estimate``: images / a directory of images / a video -> 3D skeletons as JSON lines (+ rendering).
+
+One JSON object per frame::
+
+    {"frame": i, "stamp": t, "skeletons": [{"id": n, "confidence": c, "action": "", "action_confidence": 0.0,
+      "joints": {"<joint_name>": [x, y, z], ...}, "pixels": {"<joint_name>": [u, v, conf], ...},
+      "measured": {"<joint_name>": true|false, ...}}]}
+
+``joints`` are metres in the camera optical frame (x right, y down, z forward), joint names and order as in
+``msg/Skeleton3D.msg`` (pose3d16). Without ``--camera-info`` the intrinsics are
+:meth:`pose3d_ros.core.camera.PinholeCamera.default` (Kinect v1 colour camera, fx = fy = 525 px at 640 px width,
+scaled with the image width; principal point at the centre), and the metric scale comes from the prior's body
+size. ``--depth DIR`` gives registered depth images (16-bit PNG in mm, or ``.npy`` in metres), one per frame in
+name order: measured joints then carry metric depth.
+
+``--render out.mp4`` (or a directory, one PNG per frame) draws the 2D overlay next to a 3D plot of the skeletons.
+
+Example (real footage shipped with the package)::
+
+    pose3d-ros estimate --input pose3d_ros/resources/footage/vtest_640x480.mp4 --output out/vtest.jsonl \\
+        --render out/vtest_render.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", type=Path, required=True, help="image file, directory of images, or video file")
+    parser.add_argument("--output", type=Path, required=True, help="JSONL to write ('-' = stdout)")
+    parser.add_argument("--depth", type=Path, default=None, help="directory of registered depth images (png mm/npy m)")
+    parser.add_argument("--camera-info", type=Path, default=None, help="ROS camera calibration YAML of the images")
+    parser.add_argument("--render", type=Path, default=None, help="write 2D overlay + 3D plot: a video (.mp4/.avi) "
+                        "or a directory (one PNG per frame)")
+    parser.add_argument("--model", default=None, help="2D model name (models.json) or .onnx path (default model)")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="network input size (multiples of 8; default from the model config)")
+    parser.add_argument("--stages", type=int, default=None, help="number of 3D-prior refinement stages")
+    parser.add_argument("--backend", default="onnxruntime", help="onnxruntime | cuda | tensorrt")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the CNN")
+    parser.add_argument("--fps", type=float, default=10.0, help="frame rate for stamps of image sequences")
+    parser.add_argument("--tracking", choices=("auto", "on", "off"), default="auto",
+                        help="persistent ids + smoothing (auto: on for videos and directories, off for one image)")
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    parser.add_argument("--config", type=Path, default=None, help="YAML with a 'pipeline' section")
+
+
+def _iter_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray, str]]:
+    """Yield ``(index, stamp, rgb, name)``; raises ValueError for unusable inputs."""
+    import cv2
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        for i, f in enumerate(files):
+            bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ValueError(f"{f}: unreadable image")
+            yield i, i / fps, np.ascontiguousarray(bgr[..., ::-1]), f.name
+    elif path.suffix.lower() in IMAGE_SUFFIXES:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{path}: unreadable image")
+        yield 0, 0.0, np.ascontiguousarray(bgr[..., ::-1]), path.name
+    elif path.suffix.lower() in VIDEO_SUFFIXES:
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise ValueError(f"{path}: cannot open video")
+        rate = cap.get(cv2.CAP_PROP_FPS) or fps
+        rate = rate if np.isfinite(rate) and rate > 0 else fps
+        i = 0
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                yield i, i / rate, np.ascontiguousarray(bgr[..., ::-1]), f"{path.name}#{i}"
+                i += 1
+        finally:
+            cap.release()
+        if i == 0:
+            raise ValueError(f"{path}: no frames could be decoded")
+    else:
+        raise ValueError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), a video "
+                         f"({', '.join(VIDEO_SUFFIXES)}) or a directory")
+
+
+def skeleton_json(person) -> dict:
+    """One ``PersonResult`` as the JSONL skeleton object (finite numbers only)."""
+    from pose3d_ros.core.skeleton import JOINT_NAMES
+
+    def r(v: float, nd: int) -> float:
+        return round(float(v), nd)
+
+    return {
+        "id": int(person.id),
+        "confidence": r(person.score, 4),
+        "action": person.action,
+        "action_confidence": r(person.action_confidence, 4),
+        "joints": {n: [r(v, 4) for v in person.joints[j]] for j, n in enumerate(JOINT_NAMES)},
+        "pixels": {n: [r(person.pixels[j, 0], 2), r(person.pixels[j, 1], 2), r(person.confidence[j], 4)]
+                   for j, n in enumerate(JOINT_NAMES) if np.isfinite(person.pixels[j]).all()},
+        "measured": {n: bool(person.measured[j]) for j, n in enumerate(JOINT_NAMES)},
+    }
+
+
+class _Renderer:
+    """Writes composed frames to a video file or a directory of PNGs."""
+
+    def __init__(self, target: Path, fps: float) -> None:
+        self.target, self.fps, self.writer = target, fps, None
+        self.is_video = target.suffix.lower() in VIDEO_SUFFIXES
+        if not self.is_video:
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, rgb: np.ndarray) -> None:
+        import cv2
+
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        if not self.is_video:
+            cv2.imwrite(str(self.target / f"frame_{index:06d}.png"), bgr)
+            return
+        if self.writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.target.suffix.lower() == ".avi" else "mp4v"))
+            self.writer = cv2.VideoWriter(str(self.target), fourcc, self.fps, (bgr.shape[1], bgr.shape[0]))
+            if not self.writer.isOpened():
+                raise ValueError(f"{self.target}: cannot open a video writer (try .avi or a directory)")
+        self.writer.write(bgr)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def run(args: argparse.Namespace) -> int:
+    from pose3d_ros.commands.lift import _depth_files, _read_depth
+    from pose3d_ros.core.camera import PinholeCamera, load_camera_yaml
+    from pose3d_ros.pipeline import Frame, PipelineConfig, Pose3DPipeline
+    from pose3d_ros.render import compose_frame
+
+    try:
+        if not args.input.exists():
+            raise ValueError(f"{args.input}: no such file or directory")
+        section = {}
+        if args.config is not None:
+            section = PipelineConfig.from_yaml(args.config).__dict__.copy()
+        tracking = args.tracking == "on" or (args.tracking == "auto" and (args.input.is_dir() or
+                                                                          args.input.suffix.lower() in VIDEO_SUFFIXES))
+        section.update(backend=args.backend, threads=args.threads, tracking=tracking)
+        if tracking:  # offline: report people from their first frame on
+            section["tracker"] = {"min_hits": 1, **dict(section.get("tracker") or {})}
+        if args.model:
+            section["model"] = args.model
+        if args.input_size:
+            section["input_size"] = tuple(args.input_size)
+        if args.stages is not None:
+            section["stages"] = {**dict(section.get("stages") or {}), "n_stages": args.stages}
+        config = PipelineConfig.from_dict(section)
+        depth_files = _depth_files(args.depth) if args.depth is not None else None
+        camera_file = load_camera_yaml(args.camera_info) if args.camera_info is not None else None
+        pipeline = Pose3DPipeline(config)
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"estimate: {exc}", file=sys.stderr)
+        return 2
+
+    out = sys.stdout if str(args.output) == "-" else None
+    if out is None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        out = args.output.open("w")
+    renderer = _Renderer(args.render, args.fps) if args.render is not None else None
+    n_frames = n_people = 0
+    total_ms: list[float] = []
+    t_wall = time.perf_counter()
+    try:
+        for index, stamp, rgb, name in _iter_frames(args.input, args.fps):
+            if args.max_frames and index >= args.max_frames:
+                break
+            h, w = rgb.shape[:2]
+            cam = camera_file or PinholeCamera.default(w, h)
+            if (cam.width, cam.height) != (w, h):
+                raise ValueError(f"camera info is {cam.width}x{cam.height} but {name} is {w}x{h}")
+            depth = None
+            if depth_files is not None:
+                if index >= len(depth_files):
+                    raise ValueError(f"{args.depth}: only {len(depth_files)} depth images for frame {index}")
+                depth = _read_depth(depth_files[index])
+            result = pipeline.process(Frame(rgb, depth, cam, stamp))
+            total_ms.append(result.timings["total"])
+            doc = {"frame": index, "stamp": round(stamp, 6), "source": name,
+                   "skeletons": [skeleton_json(p) for p in result.people]}
+            out.write(json.dumps(doc) + "\n")
+            n_frames += 1
+            n_people += len(result.people)
+            if renderer is not None:
+                text = f"{name}  {result.timings['total']:.0f} ms  {len(result.people)} people"
+                renderer.write(index, compose_frame(rgb, result.people, text))
+    except ValueError as exc:
+        print(f"estimate: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        if renderer is not None:
+            renderer.close()
+        pipeline.close()
+    wall = time.perf_counter() - t_wall
+    med = float(np.median(total_ms)) if total_ms else float("nan")
+    print(f"estimate: {n_frames} frames, {n_people} skeletons, median {med:.1f} ms/frame (pipeline), "
+          f"{n_frames / max(wall, 1e-9):.1f} frames/s overall ({pipeline.backend_name}) -> {args.output}",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,157 @@
+"""End-to-end ROS-free pipeline on real footage, plus every kind of malformed input."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import cv2
+import numpy as np
+import pytest
+
+from pose3d_ros.core.camera import PinholeCamera
+from pose3d_ros.models.registry import ModelConfig, ModelConfigError, get_model_config
+from pose3d_ros.pipeline import Frame, PipelineConfig, Pose3DPipeline
+
+FOOTAGE = importlib.resources.files("pose3d_ros") / "resources" / "footage"
+
+
+def _rgb(name: str) -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(str(FOOTAGE / name))[..., ::-1])
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    with Pose3DPipeline({"tracking": False}) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def basketball():
+    img = _rgb("basketball1.png")
+    return img, PinholeCamera.default(img.shape[1], img.shape[0])
+
+
+def test_real_photo_gives_plausible_3d_people(pipe, basketball):
+    img, cam = basketball
+    res = pipe.process(Frame(img, None, cam, 0.0))
+    assert len(res.people) >= 2
+    for person in res.people:
+        assert person.joints.shape == (16, 3) and np.isfinite(person.joints).all()
+        assert (person.joints[:, 2] > 0.5).all()  # in front of the camera
+        assert person.joints[3, 1] < person.joints[12, 1]  # head above the ankle (y down)
+        height = np.linalg.norm(person.joints[3] - 0.5 * (person.joints[12] + person.joints[15]))
+        assert 1.0 < height < 2.2
+        assert ((person.confidence >= 0) & (person.confidence <= 1)).all()
+    assert {"preprocess+cnn", "grouping", "stages+lift", "total"} <= set(res.timings)
+
+
+def test_2d_joints_lie_on_the_player(pipe, basketball):
+    img, cam = basketball
+    best = pipe.process(Frame(img, None, cam, 0.0)).people[0]
+    # The main player stands in the left half of basketball1.png (checked by eye on the render).
+    seen = best.confidence > 0.2
+    assert seen.sum() >= 10
+    assert (best.pixels[seen, 0] < 320).all() and (best.pixels[seen, 1] > 50).all()
+
+
+def test_non_contiguous_input_matches_contiguous(pipe, basketball):
+    img, cam = basketball
+    padded = np.zeros((img.shape[0], img.shape[1], 4), np.uint8)
+    padded[..., :3] = img
+    view = padded[..., :3]  # non-contiguous
+    assert not view.flags.c_contiguous
+    a = pipe.process(Frame(img, None, cam, 0.0))
+    b = pipe.process(Frame(view, None, cam, 0.0))
+    np.testing.assert_allclose(a.people[0].joints, b.people[0].joints)
+
+
+def test_depth_plane_sets_metric_distance(pipe, basketball):
+    img, cam = basketball
+    depth = np.full(img.shape[:2], 4.0, np.float32)
+    res = pipe.process(Frame(img, depth, cam, 0.0))
+    person = res.people[0]
+    assert person.measured.sum() >= 6
+    assert abs(np.median(person.joints[person.measured, 2]) - 4.0) < 0.15
+
+
+def test_blank_image_has_no_people(pipe):
+    cam = PinholeCamera.default(640, 480)
+    res = pipe.process(Frame(np.zeros((480, 640, 3), np.uint8), None, cam, 0.0))
+    assert res.people == [] and res.events == []
+
+
+BAD_FRAMES = [
+    (lambda: np.zeros((480, 640), np.uint8), "grayscale"),
+    (lambda: np.zeros((480, 640, 1), np.uint8), "grayscale"),
+    (lambda: np.zeros((480, 640, 4), np.uint8), "RGBA"),
+    (lambda: np.zeros((0, 640, 3), np.uint8), "empty"),
+    (lambda: np.zeros((1, 1, 3), np.uint8), "too small"),
+    (lambda: np.broadcast_to(np.zeros(1, np.uint8), (9000, 9000, 3)), "too large"),
+    (lambda: np.zeros((480, 640, 3), np.float32), "uint8"),
+    (lambda: [[0, 0, 0]], "numpy array"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD_FRAMES)
+def test_malformed_colour_is_a_clear_value_error(pipe, make, message):
+    color = make()
+    shape = np.shape(color)
+    cam = PinholeCamera.default(max(shape[1], 1) if len(shape) > 1 else 640, max(shape[0], 1))
+    with pytest.raises(ValueError, match=message):
+        pipe.process(Frame(color, None, cam, 0.0))
+
+
+def test_depth_size_mismatch(pipe, basketball):
+    img, cam = basketball
+    with pytest.raises(ValueError, match="registered"):
+        pipe.process(Frame(img, np.ones((240, 320), np.float32), cam, 0.0))
+    with pytest.raises(ValueError, match="float metres"):
+        pipe.process(Frame(img, np.ones(img.shape[:2], np.uint16), cam, 0.0))
+
+
+def test_camera_size_mismatch_and_bad_stamp(pipe, basketball):
+    img, _ = basketball
+    with pytest.raises(ValueError, match="camera is 320x240"):
+        pipe.process(Frame(img, None, PinholeCamera.default(320, 240), 0.0))
+    with pytest.raises(ValueError, match="stamp"):
+        pipe.process(Frame(img, None, PinholeCamera.default(640, 480), float("nan")))
+
+
+def test_model_outputs_not_matching_config_raise_clearly(basketball):
+    img, cam = basketball
+    shipped = get_model_config()
+    wrong = ModelConfig(name="wrong", path=shipped.path, sha256=shipped.sha256, heatmap_channels=17)
+    with Pose3DPipeline(PipelineConfig(model=wrong, tracking=False)) as p:
+        with pytest.raises(ModelConfigError, match="expects"):
+            p.process(Frame(img, None, cam, 0.0))
+    renamed = ModelConfig(name="renamed", path=shipped.path, heatmaps_output="belief")
+    with pytest.raises(ValueError, match="lacks outputs"):
+        Pose3DPipeline(PipelineConfig(model=renamed, tracking=False))
+
+
+def test_unknown_config_keys_and_values():
+    with pytest.raises(ValueError, match="unknown pipeline settings"):
+        PipelineConfig.from_dict({"modle": "x"})
+    with pytest.raises(ValueError, match="backend"):
+        PipelineConfig(backend="openvino")
+    with pytest.raises(ValueError, match="unknown stage parameters"):
+        PipelineConfig(stages={"n_stage": 2})
+    with pytest.raises(ValueError, match="input_size"):
+        PipelineConfig(input_size=(100, 100))
+
+
+def test_tracking_keeps_ids_across_frames(basketball):
+    img, cam = basketball
+    with Pose3DPipeline({"tracking": True, "tracker": {"min_hits": 1}}) as p:
+        first = p.process(Frame(img, None, cam, 0.0))
+        second = p.process(Frame(img, None, cam, 0.1))
+    assert len(first.people) >= 2
+    assert sorted(q.id for q in first.people) == sorted(q.id for q in second.people)
+
+
+@pytest.mark.parametrize("n_stages", [0, 2])
+def test_stage_count_is_configurable(basketball, n_stages):
+    img, cam = basketball
+    with Pose3DPipeline({"tracking": False, "stages": {"n_stages": n_stages}}) as p:
+        res = p.process(Frame(img, None, cam, 0.0))
+    assert len(res.people) >= 2 and all(np.isfinite(q.joints).all() for q in res.people)
