@@ -47,6 +47,10 @@ class KinectDriverNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("kinect_driver", **kwargs)
+        # made before anything that can fail: destroy_node() runs on every exit path
+        self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.source: Source | None = None
         self.backend = declare(self, "backend", "playback",
                                f"camera backend: {', '.join(BACKENDS)}", read_only=True)
         self.path = declare(self, "path", "", "playback: recording directory, video or image "
@@ -95,8 +99,6 @@ class KinectDriverNode(Node):
         self.last_error = ""
         self.fps = 0.0
         self._fps_t0, self._fps_n = time.monotonic(), 0
-        self._stop = threading.Event()
-        self.source: Source | None = None
         self.diag = DiagnosticsReporter(self, f"{self.get_name()}: camera", f"{self.backend}", self._status)
         self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.thread.start()
@@ -216,7 +218,8 @@ class KinectDriverNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
-        self.thread.join(timeout=3.0)
+        if self.thread is not None:
+            self.thread.join(timeout=3.0)
         if self.source is not None:
             try:
                 self.source.close()

@@ -101,6 +101,9 @@ class Pose3DNode(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose3d_node", **kwargs)
+        # made before anything that can fail: destroy_node() runs on every exit path
+        self._stop = threading.Event()
+        self.worker: threading.Thread | None = None
         d = lambda *a, **k: declare(self, *a, **k)  # noqa: E731
         self.use_depth = d("use_depth", True, "subscribe to depth/image_raw (registered, 16UC1 mm or 32FC1 m); "
                            "false = RGB-only", read_only=True)
@@ -147,7 +150,6 @@ class Pose3DNode(Node):
 
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._pending: tuple | None = None
         self.received = self.processed = self.dropped = self.skipped_idle = 0
         self.people = 0
@@ -344,8 +346,9 @@ class Pose3DNode(Node):
 
     def destroy_node(self) -> None:
         self._stop.set()
-        self._wake.set()
-        self.worker.join(timeout=5.0)
+        if self.worker is not None:
+            self._wake.set()
+            self.worker.join(timeout=5.0)
         super().destroy_node()
 
 
@@ -373,17 +376,22 @@ def draw_overlay(color: np.ndarray, people: list, min_conf: float = 0.1) -> np.n
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
+    rc = 0
     try:
         node = Pose3DNode()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        # the pipeline could not start (missing model/prior, bad config): one clear line, exit code 1
+        rclpy.logging.get_logger("pose3d_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
+        rc = 1
     finally:
         if node is not None:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from visualization_msgs.msg import MarkerArray
 
 from pose3d_ros.msg import ActionEvent, Skeleton3DArray  # noqa: E402,I001
 
-from .conversions import skeleton_array_to_numpy, stamp_to_sec
+from .conversions import skeleton_array_to_numpy
 from .imports import HAVE_TF2_MSGS
 
 
@@ -37,8 +37,9 @@ def _clean(x: Any) -> Any:
 class Recorder(Node):
     """Subscribes to ``skeletons``, ``markers``, ``actions``, ``/tf`` and ``/diagnostics``; keeps counts."""
 
-    def __init__(self, output: Path | None, skeleton_qos: Any = 10) -> None:
+    def __init__(self, output: Path | None, skeleton_qos: Any = 10, image_stamps: bool = False) -> None:
         super().__init__("pose3d_recorder")
+        self.image_stamps: set[tuple[int, int]] = set()
         self.output = output
         self.fh = open(output, "w") if output else None  # noqa: SIM115 - closed in close()
         self.arrays = 0
@@ -54,6 +55,10 @@ class Recorder(Node):
         self.create_subscription(MarkerArray, "markers", self.on_markers, 10)
         self.create_subscription(ActionEvent, "actions", self.on_action, 10)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.on_diag, 10)
+        if image_stamps:  # to check that skeletons carry the stamp of an image the driver published
+            from sensor_msgs.msg import Image
+
+            self.create_subscription(Image, "color/image_raw", self.on_image, qos_profile_sensor_data)
         if HAVE_TF2_MSGS:
             from tf2_msgs.msg import TFMessage
 
@@ -73,6 +78,7 @@ class Recorder(Node):
                 "stamp_nanosec": msg.header.stamp.nanosec,
                 "frame_id": arr["frame_id"],
                 "received": now,
+                "image_stamp_seen": (msg.header.stamp.sec, msg.header.stamp.nanosec) in self.image_stamps,
                 "skeletons": [
                     {
                         "id": int(sk.id),
@@ -92,6 +98,11 @@ class Recorder(Node):
             self.fh.write(json.dumps(rec) + "\n")
             self.fh.flush()
 
+    def on_image(self, msg: Any) -> None:
+        self.image_stamps.add((msg.header.stamp.sec, msg.header.stamp.nanosec))
+        if len(self.image_stamps) > 10000:
+            self.image_stamps.clear()
+
     def on_markers(self, msg: MarkerArray) -> None:
         self.marker_namespaces.update(m.ns for m in msg.markers)
 
@@ -106,7 +117,7 @@ class Recorder(Node):
 
     def on_tf(self, msg: Any) -> None:
         for t in msg.transforms:
-            self.tf_frames[t.child_frame_id] = stamp_to_sec(t.header.stamp)
+            self.tf_frames[t.child_frame_id] = (t.header.stamp.sec, t.header.stamp.nanosec, t.header.frame_id)
 
     def summary(self) -> dict:
         lat = sorted(self.latencies)
@@ -116,7 +127,7 @@ class Recorder(Node):
             "people": self.people,
             "latency_median_s": lat[len(lat) // 2] if lat else None,
             "marker_namespaces": sorted(self.marker_namespaces),
-            "tf_frames": sorted(self.tf_frames),
+            "tf_frames": {k: list(v) for k, v in sorted(self.tf_frames.items())},
             "actions": self.actions[-50:],
             "diagnostics": self.diagnostics[-20:],
         }
@@ -134,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=0, help="exit 0 after this many Skeleton3DArray (0: run until ^C)")
     ap.add_argument("--min-people", type=int, default=0, help="count only arrays with at least this many people")
     ap.add_argument("--timeout", type=float, default=0.0, help="exit 3 after this many seconds (0: no limit)")
+    ap.add_argument("--image-stamps", action="store_true", help="also record color/image_raw stamps")
     ap.add_argument("--sensor-qos", action="store_true", help="best-effort skeleton subscription")
     args, ros_args = ap.parse_known_args(argv)
     rclpy.init(args=[sys.argv[0], *ros_args])
-    node = Recorder(args.output, qos_profile_sensor_data if args.sensor_qos else 10)
+    node = Recorder(args.output, qos_profile_sensor_data if args.sensor_qos else 10, args.image_stamps)
     node.min_people = args.min_people
     t0 = time.monotonic()
     rc = 0
