@@ -102,7 +102,12 @@ class OneEuroFilter:
             dt = t - self._t  # NaN where the element has no history
             fresh = valid & ~(dt <= self.reset_after_s)  # no history, or history too old: restart
             upd = valid & ~fresh
-            if upd.any():
+            if upd.all():  # the common case (every element seen last frame): no masked indexing
+                dx_hat = self._dx + smoothing_factor(dt, self.d_cutoff) * ((xs - self._x) / dt - self._dx)
+                a = smoothing_factor(dt, self.min_cutoff + self.beta * np.abs(dx_hat))
+                self._x += a * (xs - self._x)
+                self._dx = dx_hat
+            elif upd.any():
                 dtu = dt[upd]
                 dx = (xs[upd] - self._x[upd]) / dtu
                 a_d = smoothing_factor(dtu, self.d_cutoff)

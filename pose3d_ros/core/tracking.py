@@ -266,22 +266,23 @@ class Tracker:
         cost = np.full((nt, nd), _INFEASIBLE)
         if nt == 0 or nd == 0:
             return cost
-        det_root = _roots(poses)
-        for i, tr in enumerate(self._tracks):
-            dt = max(stamp - tr.last_stamp, 0.0)
-            pred = tr.pose[_ROOT] if np.isfinite(tr.pose[_ROOT]).all() else _roots(tr.pose[None])[0]
-            pred = pred + tr.root_velocity * dt
-            gate3 = self.gate_3d_m + self.max_speed_mps * max(dt - 1.0 / 30.0, 0.0)
-            d3 = np.linalg.norm(det_root - pred, axis=1)
-            size = _pixel_size(tr.pixels)
-            diff = np.linalg.norm(pixels - tr.pixels[None], axis=2)  # (D, J)
-            d2 = _nanmean(diff, axis=1) / size
-            # Growing 2D gate too: the person may have moved in the image while unseen.
-            gate2 = self.gate_2d * (1.0 + tr.misses)
-            c3 = d3 / gate3
-            c2 = np.where(np.isfinite(d2), d2 / gate2, 0.0)  # no common 2D joint: decide on 3D alone
-            ok = np.isfinite(d3) & (c3 <= 1.0) & (c2 <= 1.0)
-            cost[i] = np.where(ok, self.weight_3d * c3 + self.weight_2d * c2, _INFEASIBLE)
+        tracks = self._tracks
+        det_root = _roots(poses)  # (D, 3)
+        dt = np.maximum(stamp - np.array([tr.last_stamp for tr in tracks]), 0.0)  # (T,)
+        tr_pose = np.stack([tr.pose for tr in tracks])  # (T, J, 3)
+        pred = _roots(tr_pose) + np.stack([tr.root_velocity for tr in tracks]) * dt[:, None]
+        gate3 = self.gate_3d_m + self.max_speed_mps * np.maximum(dt - 1.0 / 30.0, 0.0)
+        d3 = np.linalg.norm(det_root[None] - pred[:, None], axis=2)  # (T, D)
+        tr_pix = np.stack([tr.pixels for tr in tracks])  # (T, J, 2)
+        size = np.array([_pixel_size(px) for px in tr_pix])
+        diff = np.linalg.norm(pixels[None] - tr_pix[:, None], axis=3)  # (T, D, J)
+        d2 = _nanmean(diff, axis=2) / size[:, None]
+        # The 2D gate grows too: the person may have moved in the image while unseen.
+        gate2 = self.gate_2d * (1.0 + np.array([tr.misses for tr in tracks], dtype=np.float64))
+        c3 = d3 / gate3[:, None]
+        c2 = np.where(np.isfinite(d2), d2 / gate2[:, None], 0.0)  # no common 2D joint: decide on 3D alone
+        ok = np.isfinite(d3) & (c3 <= 1.0) & (c2 <= 1.0)
+        cost = np.where(ok, self.weight_3d * c3 + self.weight_2d * c2, _INFEASIBLE)
         return cost
 
     def _associate(
