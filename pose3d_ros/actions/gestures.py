@@ -35,7 +35,9 @@ from pose3d_ros.core.skeleton import POSE3D16
 
 _I = POSE3D16.index
 PELVIS, NECK, HEAD = _I("pelvis"), _I("neck"), _I("head")
+_CORE = [PELVIS, NECK] + [_I(f"{s}_{n}") for s in ("left", "right") for n in ("shoulder", "elbow", "wrist")]
 
+MAX_STALE_S = 0.2  # s: gestures are judged on the last frame with all arm joints if it is at most this old
 HOLD_S = 0.3  # s: static gestures (raise, T-pose, point, stop) must hold this long
 HOLD_MIN_FRACTION = 0.8  # of the frames in the hold window that must satisfy the pose (tolerates noisy frames)
 MIN_FRAMES = 3  # fewer frames in a window: no decision
@@ -248,6 +250,14 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
         raise ValueError(f"times (T,) and poses (T, {POSE3D16.num_joints}, 3) must match, got {t.shape}, {p.shape}")
     if len(t) < MIN_FRAMES:
         return []
+    # a frame that misses a joint the rules need does not end a gesture: judge on the last complete frame when it is
+    # recent (dropouts of single joints are common in estimated skeletons)
+    complete = np.flatnonzero(np.isfinite(p[:, _CORE]).all(axis=(1, 2)))
+    if len(complete) == 0 or t[-1] - t[complete[-1]] > MAX_STALE_S:
+        return []
+    t, p = t[:complete[-1] + 1], p[:complete[-1] + 1]
+    if len(t) < MIN_FRAMES or _arms_at_rest(p[-1]):
+        return []
     keep = t >= t[-1] - WAVE_WINDOW_S
     t, p = t[keep], p[keep]
     if len(t) < MIN_FRAMES:
@@ -262,6 +272,19 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
             g, raised[side], tpose_ok[side] = _arm_gesture(body, side, a)
             if g is not None:
                 per_arm[side] = g
+        # one arm already held while the other is still on its way: wait for the two-arm gesture instead of
+        # announcing the one-arm one (the arms of a T-pose / hands-up never arrive on the same frame)
+        for side, other in (("left", "right"), ("right", "left")):
+            g = per_arm.get(side)
+            if g is None or other in per_arm:
+                continue
+            o = arms[other]
+            if g.label.startswith("raise") and o["wrist_h"][-1] > body.head_h[-1]:
+                del per_arm[side]
+            elif g.label.startswith("point") and o["elbow_deg"][-1] > STRAIGHT_ELBOW_DEG and \
+                    _dot(o["dir"][-1], o["out"][-1]) > TPOSE_MIN_SIDEWAYS and \
+                    abs(o["wrist_h"][-1] - o["shoulder_h"][-1]) < TPOSE_MAX_HEIGHT:
+                del per_arm[side]
         out: list[Gesture] = []
         if raised["left"] and raised["right"]:
             conf = min(per_arm[s].confidence for s in ("left", "right") if s in per_arm) if per_arm else 0.5
@@ -272,6 +295,26 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
             per_arm = {s: g for s, g in per_arm.items() if not g.label.startswith("point")}
         out.extend(per_arm.values())
     return sorted(out, key=lambda g: -g.confidence)
+
+
+def _arms_at_rest(pose: np.ndarray) -> bool:
+    """Cheap last-frame test: both arms hang (shoulder -> wrist within ``POINT_MIN_ELEVATION_DEG`` of the body's down
+    axis and wrist not above the elbow), so no gesture can be active now (every rule needs a lifted arm or hand)."""
+    up = pose[NECK] - pose[PELVIS]
+    n = float(np.sqrt(up @ up))
+    if not n > 0:
+        return True  # no body axis: no rule can run either
+    up = up / n
+    cos_min = np.cos(np.radians(POINT_MIN_ELEVATION_DEG))
+    for side in ("left", "right"):
+        s, e, w = pose[_I(f"{side}_shoulder")], pose[_I(f"{side}_elbow")], pose[_I(f"{side}_wrist")]
+        d = w - s
+        dn = float(np.sqrt(d @ d))
+        if not (np.isfinite(dn) and np.isfinite(e).all()):
+            continue  # a missing arm cannot gesture now
+        if -(d @ up) / dn < cos_min or (w - e) @ up / n > WAVE_WRIST_ABOVE_ELBOW:
+            return False
+    return True
 
 
 def _arm_gesture(body: _Body, side: str, a: dict[str, np.ndarray]) -> tuple[Gesture | None, bool, tuple[bool, float]]:
