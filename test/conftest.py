@@ -48,7 +48,9 @@ def ros_env() -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         RCUTILS_LOGGING_BUFFERED_STREAM="0",
     )
-    return env
+    from pose3d_ros.ros.dds import apply_dds_defaults
+
+    return dict(apply_dds_defaults(env))
 
 
 class Procs:

@@ -35,6 +35,7 @@ from pose3d_ros.sources import (
 )
 
 from .conversions import camera_info_from_camera, sec_to_stamp
+from .dds import apply_dds_defaults
 from .diagnostics import ERROR, OK, WARN, DiagnosticsReporter
 from .imports import HAVE_TF2_MSGS, StaticTransformBroadcaster, numpy_to_imgmsg
 from .params import declare
@@ -229,6 +230,7 @@ class KinectDriverNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    apply_dds_defaults()
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:

@@ -40,6 +40,7 @@ from .conversions import (
     stamp_to_sec,
     transforms_from_skeletons,
 )
+from .dds import apply_dds_defaults
 from .diagnostics import ERROR, OK, WARN, DiagnosticsReporter
 from .imports import (
     HAVE_TF2_MSGS,
@@ -214,9 +215,12 @@ class Pose3DNode(Node):
         now = time.monotonic()
         if now - self._log_times.get(key, -1e9) >= LOG_THROTTLE_S:
             self._log_times[key] = now
-            n = self.diag.counts.get(key, 1)
-            log = self.get_logger().error if level >= ERROR else self.get_logger().warning
-            log(f"{message} (seen {n}x; further ones throttled for {LOG_THROTTLE_S:.0f} s)")
+            text = f"{message} (seen {self.diag.counts.get(key, 1)}x; repeats muted for {LOG_THROTTLE_S:.0f} s)"
+            # rclpy fixes a severity per call site: one call per level
+            if level >= ERROR:
+                self.get_logger().error(text)
+            else:
+                self.get_logger().warning(text)
 
     def _wanted(self) -> bool:
         if self.process_mode == "always":
@@ -247,13 +251,18 @@ class Pose3DNode(Node):
                 self.skipped_idle += 1
                 continue
             try:
-                self._process(*item)
-            except BadInput as exc:
-                self._problem(exc.key, str(exc), exc.level)
+                try:
+                    self._process(*item)
+                except BadInput as exc:
+                    self._problem(exc.key, str(exc), exc.level)
             except Exception as exc:  # noqa: BLE001 - the node must keep serving whatever a frame does
                 if not self.context.ok():
                     break
-                self._problem(f"internal:{type(exc).__name__}", f"frame failed: {type(exc).__name__}: {exc}", ERROR)
+                try:
+                    self._problem(f"internal:{type(exc).__name__}", f"frame failed: {type(exc).__name__}: {exc}",
+                                  ERROR)
+                except Exception:  # noqa: BLE001, S110 - logging itself failed (shutdown): keep the thread alive
+                    pass
 
     def _camera(self, info: CameraInfo, width: int, height: int) -> PinholeCamera:
         try:
@@ -374,6 +383,7 @@ def draw_overlay(color: np.ndarray, people: list, min_conf: float = 0.1) -> np.n
 
 
 def main(args: list[str] | None = None) -> int:
+    apply_dds_defaults()
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     rc = 0

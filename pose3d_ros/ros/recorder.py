@@ -25,6 +25,7 @@ from visualization_msgs.msg import MarkerArray
 from pose3d_ros.msg import ActionEvent, Skeleton3DArray  # noqa: E402,I001
 
 from .conversions import skeleton_array_to_numpy
+from .dds import apply_dds_defaults
 from .imports import HAVE_TF2_MSGS
 
 
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-stamps", action="store_true", help="also record color/image_raw stamps")
     ap.add_argument("--sensor-qos", action="store_true", help="best-effort skeleton subscription")
     args, ros_args = ap.parse_known_args(argv)
+    apply_dds_defaults()
     rclpy.init(args=[sys.argv[0], *ros_args])
     node = Recorder(args.output, qos_profile_sensor_data if args.sensor_qos else 10, args.image_stamps)
     node.min_people = args.min_people

@@ -3,6 +3,8 @@
 The pairing rule is the one of message_filters' Python ``ApproximateTimeSynchronizer``: each input keeps at most
 ``queue_size`` messages keyed by header stamp; when a message arrives, the closest stamp of every other input that
 lies within ``slop`` is tried, and the first set whose spread is below ``slop`` is emitted (oldest dropped first).
+One addition: a stamp more than 1 s older than its queue's newest (time jumped back) empties the queues, so a
+looping bag or a clock reset does not stall the synchroniser.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         On ``queue_size < 1``, negative or non-finite ``slop``, or ``allow_headerless=True``.
     """
 
+    #: a message older than its queue's newest by more than this (ns) is a time jump: the queues restart
+    JUMP_BACK_NS = 1_000_000_000
+
     def __init__(self, fs: list, queue_size: int, slop: float, allow_headerless: bool = False) -> None:
         super().__init__()
         if int(queue_size) < 1:
@@ -103,6 +108,10 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         """Queue ``msg`` for input ``my_queue_index`` and emit the first complete set it finishes."""
         stamp = stamp_ns(msg)
         with self.lock:
+            if my_queue and stamp < max(my_queue) - self.JUMP_BACK_NS:
+                # time jumped back (bag loop, clock reset): stale newer entries would evict every new message
+                for q in self.queues:
+                    q.clear()
             my_queue[stamp] = msg
             while len(my_queue) > self.queue_size:
                 del my_queue[min(my_queue)]
