@@ -80,7 +80,7 @@ def run_scene(gt: np.ndarray, cam: PinholeCamera, rng: np.random.Generator, args
         start_occ = (occluded_until < k) & (rng.random(people) < args.occlusion_rate)
         occluded_until[start_occ] = k + args.occlusion
         seen = (occluded_until < k) & (rng.random(people) >= args.miss)
-        seen &= np.isfinite(cam.project(gt[k, :, 0])).all(axis=1)
+        seen &= cam.contains(cam.project(gt[k, :, 0]))  # pelvis in the image
         who = list(np.flatnonzero(seen))
         poses = gt[k, who] + rng.normal(0, args.noise_3d, (len(who), 16, 3)) * [1.0, 1.0, 2.0]
         pix = cam.project(gt[k, who]) + rng.normal(0, args.noise_2d, (len(who), 16, 2))
@@ -109,8 +109,10 @@ def run_scene(gt: np.ndarray, cam: PinholeCamera, rng: np.random.Generator, args
                 if args.verbose:
                     alive = {t.id: t for t in tracker.tracks}
                     old = alive.get(int(last_id[person]))
-                    print(f"switch frame {k} person {person} id {last_id[person]} -> {tr.id} (hits {tr.hits}); old id "
-                          + ("dead" if old is None else f"alive misses {old.misses} det {old.detection} -> person "
+                    print(f"switch frame {k} person {person} id {last_id[person]} -> {tr.id} (hits {tr.hits}); "
+                          f"true {np.round(gt[k, person, 0], 2)}; old id "
+                          + ("dead" if old is None else f"alive misses {old.misses} root {np.round(old.pose[0], 2)} v "
+                             f"{np.round(old.root_velocity, 2)} det {old.detection} -> person "
                              f"{who[old.detection] if old.detection >= 0 else None}"))
             last_id[person] = tr.id
             raw_err.append(np.linalg.norm(poses[tr.detection] - gt[k, person], axis=-1).mean())

@@ -3,7 +3,8 @@
 Each frame, detections (lifted 3D poses with their 2D joints) are assigned to tracks by the Hungarian algorithm
 (``scipy.optimize.linear_sum_assignment``) on a cost that mixes
 
-* the 3D distance between the track's root, predicted forward with its filtered velocity, and the detection's
+* the 3D distance between the track's root, predicted forward with its velocity (a line fit over the last ~0.4 s of
+  matches, capped at ``max_speed_mps``), and the detection's
   root, normalised by ``gate_3d_m`` (grown by ``max_speed_mps`` per second unseen), and
 * the mean 2D distance between corresponding joints, normalised by the track's size in pixels (bounding-box
   diagonal) and by ``gate_2d``.
@@ -30,6 +31,8 @@ __all__ = ["Track", "Tracker"]
 _INFEASIBLE = 1e6  # cost of a gated-out pair (finite: linear_sum_assignment rejects inf-only rows)
 _ROOT = 0  # pelvis in pose3d16
 _MISS_PENALTY = 0.2  # added cost per missed frame (up to 5) when assigning
+_HISTORY = 12  # matched root positions kept per track for the velocity fit
+_MIN_VELOCITY_SPAN_S = 0.15  # shorter histories give no velocity (too noisy)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Track:
     root_velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     _pose_filter: OneEuroFilter | None = field(default=None, repr=False)
     _pixel_filter: OneEuroFilter | None = field(default=None, repr=False)
+    _history: list[tuple[float, np.ndarray]] = field(default_factory=list, repr=False)
 
     @property
     def confirmed(self) -> bool:
@@ -309,6 +313,9 @@ class Tracker:
             raw_pose=p3[d].copy(),
         )
         self._make_filters(tr)
+        root = _roots(p3[d][None])[0]
+        if np.isfinite(root).all():
+            tr._history.append((t, root))
         tr.pose = tr._pose_filter(p3[d], t)
         tr.pixels = tr._pixel_filter(p2[d], t)
         if self.min_hits <= 1:
@@ -323,7 +330,7 @@ class Tracker:
             tr._pose_filter.reset()
             tr._pixel_filter.reset()
             tr.root_velocity = np.zeros(3)
-        prev_root, prev_t = tr.pose[_ROOT].copy(), tr.last_stamp
+            tr._history.clear()
         tr.pose = tr._pose_filter(p3[d], t)
         # A joint NaN in this detection keeps its last smoothed value: published poses stay finite.
         tr.pose = np.where(np.isfinite(tr.pose), tr.pose, tr._pose_filter.value)
@@ -331,14 +338,11 @@ class Tracker:
         tr.pixels = pix
         tr.conf = c[d].copy()
         tr.raw_pose = p3[d].copy()
-        dt = t - prev_t
-        if dt > 0 and tr.misses == 0 and np.isfinite(prev_root).all() and np.isfinite(tr.pose[_ROOT]).all():
-            v = (tr.pose[_ROOT] - prev_root) / dt
-            # Heavy smoothing: frame-to-frame differences of lifted roots are noisy (cm over 33 ms = m/s), and a
-            # bad velocity sends an occluded track's prediction astray. Capped at a running speed.
-            v = 0.8 * tr.root_velocity + 0.2 * v
-            speed = float(np.linalg.norm(v))
-            tr.root_velocity = v if speed <= self.max_speed_mps else v * (self.max_speed_mps / speed)
+        root = _roots(p3[d][None])[0]
+        if np.isfinite(root).all():
+            tr._history.append((t, root))
+            del tr._history[:-_HISTORY]
+        tr.root_velocity = self._velocity(tr._history)
         tr.last_stamp = t
         tr.detection = d
         tr.hits += 1
@@ -346,6 +350,22 @@ class Tracker:
         tr.misses = 0
         if not tr.confirmed and tr.hits >= self.min_hits:
             self._confirm(tr)
+
+    def _velocity(self, history: list[tuple[float, np.ndarray]]) -> np.ndarray:
+        """Least-squares slope of the raw root over the recent matches, capped at ``max_speed_mps``.
+
+        Frame-to-frame differences of lifted roots are noise (cm over 33 ms = m/s), and a bad velocity sends an
+        occluded track's prediction astray; a line fit over ~0.4 s averages it out."""
+        if len(history) < 3:
+            return np.zeros(3)
+        ts = np.array([h[0] for h in history])
+        if ts[-1] - ts[0] < _MIN_VELOCITY_SPAN_S:
+            return np.zeros(3)
+        xs = np.stack([h[1] for h in history])
+        tc = ts - ts.mean()
+        v = (tc[:, None] * (xs - xs.mean(axis=0))).sum(axis=0) / float(tc @ tc)
+        speed = float(np.linalg.norm(v))
+        return v if speed <= self.max_speed_mps else v * (self.max_speed_mps / speed)
 
     def _make_filters(self, tr: Track) -> None:
         tr._pose_filter = OneEuroFilter(**self._filter_args)
