@@ -185,7 +185,6 @@ def test_mirror_preserves_bone_lengths():
     rng = np.random.default_rng(4)
     pose = rng.normal(size=(16, 3))
     bl = bone_lengths(pose)
-    assert_allclose(bone_lengths(mirror(pose))[np.argsort(bl)].sum(), bl.sum())
     assert_allclose(np.sort(bone_lengths(mirror(pose))), np.sort(bl))
 
 
