@@ -223,3 +223,17 @@ def test_simulate_holes_and_seeded():
 def test_simulate_bad_shape():
     with pytest.raises(ValueError, match=r"\(16, 3\)"):
         simulate_kinect_depth(np.zeros((17, 3)), CAM, np.random.default_rng(0))
+
+
+def test_fuse_output_always_finite_on_malformed_measurements():
+    rng = np.random.default_rng(5)
+    truth = _tpose()
+    for _ in range(50):
+        uv = CAM.project(truth) + rng.normal(0, 5, (16, 2))
+        uv[rng.random(16) < 0.3] = np.nan
+        depth = truth[:, 2] + rng.normal(0, 0.3, 16)
+        depth[rng.random(16) < 0.2] = rng.choice([np.nan, np.inf, -1.0, 0.0])
+        conf = rng.uniform(-0.5, 1.0, 16)
+        pose, measured = fuse_with_depth(truth * rng.uniform(0.7, 1.3), uv, depth, CAM, conf)
+        assert np.isfinite(pose).all()
+        assert not (measured & ~np.isfinite(depth)).any()
