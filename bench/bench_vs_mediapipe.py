@@ -3,7 +3,8 @@
 
 Frames: the shipped real footage (``pose3d_ros/resources/footage``: basketball1/2.png, messi5.jpg letterboxed to
 640x480, every 4th frame of the sports2d demo and vtest videos, ``--video-frames`` from each). Each frame is
-processed by both systems in alternation (A, B, A, B...), so machine load hits both alike; both get the same CPU (``--threads`` for ONNX Runtime; MediaPipe uses its defaults).
+processed by both systems in alternation (A, B, A, B...), so machine load hits both
+alike; ONNX Runtime gets ``--threads``, MediaPipe uses its defaults.
 
 Reported
 * speed: median / p90 wall ms per frame and FPS of both, CPU ms per frame (process time: robust when the machine is
