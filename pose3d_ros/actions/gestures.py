@@ -199,12 +199,16 @@ class _Body:
         }
 
 
-def _held(t: np.ndarray, ok: np.ndarray, hold_s: float) -> tuple[bool, np.ndarray]:
-    """Whether ``ok`` holds over the last ``hold_s`` (history must cover it); also the mask of that span."""
+def _held(t: np.ndarray, ok: np.ndarray, hold_s: float, valid: np.ndarray) -> tuple[bool, np.ndarray]:
+    """Whether ``ok`` holds over the last ``hold_s`` (history must cover it); also the mask of that span.
+
+    Frames that are not ``valid`` (missing joints) are unknown, not failures: the fraction counts valid frames only.
+    """
     span = t >= t[-1] - hold_s
-    if t[0] > t[-1] - hold_s + 1e-6 or span.sum() < MIN_FRAMES:
+    judged = span & valid
+    if t[0] > t[-1] - hold_s + 1e-6 or judged.sum() < MIN_FRAMES:
         return False, span
-    return bool(ok[span].mean() >= HOLD_MIN_FRACTION and ok[-1]), span
+    return bool(ok[judged].mean() >= HOLD_MIN_FRACTION and ok[-1]), span
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -344,14 +348,14 @@ def _arm_gesture(body: _Body, side: str, a: dict[str, np.ndarray]) -> tuple[Gest
     straight_m = (a["elbow_deg"][-1] - STRAIGHT_ELBOW_DEG) / (180.0 - STRAIGHT_ELBOW_DEG)
     # raise: wrist above the head centre
     above = (a["wrist_h"] > body.head_h + RAISE_MIN_ABOVE_HEAD) & (a["head_dist"] > WAVE_MIN_HEAD_DIST)
-    is_raised, span = _held(t, above, HOLD_S)
+    is_raised, span = _held(t, above, HOLD_S, finite)
     if is_raised:  # a hand swinging sideways up there is a wave in the making, not a raised hand
         lat = _smooth(a["lateral"])[span]
         is_raised = bool(np.nanmax(lat) - np.nanmin(lat) < WAVE_MIN_SWING)
     # T-pose arm: straight, sideways, at shoulder height
     sideways = _dot(a["dir"], a["out"])
     level = np.abs(a["wrist_h"] - a["shoulder_h"]) < TPOSE_MAX_HEIGHT
-    tp_held, _ = _held(t, straight & (sideways > TPOSE_MIN_SIDEWAYS) & level, HOLD_S)
+    tp_held, _ = _held(t, straight & (sideways > TPOSE_MIN_SIDEWAYS) & level, HOLD_S, finite)
     tp_conf = _conf(straight_m, (sideways[-1] - TPOSE_MIN_SIDEWAYS) / (1 - TPOSE_MIN_SIDEWAYS))
     if is_raised:
         margin = (a["wrist_h"][-1] - body.head_h[-1] - RAISE_MIN_ABOVE_HEAD) / 0.5
@@ -359,13 +363,13 @@ def _arm_gesture(body: _Body, side: str, a: dict[str, np.ndarray]) -> tuple[Gest
     # stop: straight arm, forearm towards the camera (-z), wrist at chest height
     fore_angle = _angle_deg(a["w"] - a["e"], -a["w"])  # the camera centre is the origin of the optical frame
     chest = (a["wrist_h"] >= STOP_MIN_HEIGHT) & (a["wrist_h"] <= STOP_MAX_HEIGHT)
-    stop_ok, _ = _held(t, straight & (fore_angle < STOP_MAX_ANGLE_DEG) & chest, HOLD_S)
+    stop_ok, _ = _held(t, straight & (fore_angle < STOP_MAX_ANGLE_DEG) & chest, HOLD_S, finite)
     if stop_ok:
         return Gesture("stop", _conf(straight_m, 1 - fore_angle[-1] / STOP_MAX_ANGLE_DEG), side), False, (
             tp_held, tp_conf)
     # point: straight arm lifted from hanging, wrist below the head, direction steady over the hold
     lifted = a["elev_deg"] > POINT_MIN_ELEVATION_DEG
-    point_ok, span = _held(t, straight & lifted & ~above, HOLD_S)
+    point_ok, span = _held(t, straight & lifted & ~above, HOLD_S, finite)
     if point_ok:
         dirs = a["dir"][span & np.isfinite(a["dir"]).all(1)]
         mean_dir = _unit(dirs.mean(axis=0))

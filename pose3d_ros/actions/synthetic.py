@@ -182,8 +182,11 @@ def make_sequence(kind: str, side: str = "left", fps: float = 30.0, rest_s: floa
         d = _mix_dirs(down, np.broadcast_to(pd, down.shape), w)
         body.arm_dirs(side, d, d)
         label, performed, ray = f"point_{side}", t1, pd
-    elif kind == "stop":
-        d = _mix_dirs(down, np.broadcast_to(_side(_unit([0.1, 0.2, -1.0]), side), down.shape), w)
+    elif kind == "stop":  # the arm is pushed towards the camera (the robot), whichever way the body faces
+        rot = rotation_y(heading)
+        sh_cam = rot @ body.p[0, J(f"{side}_shoulder")] + np.asarray(position, dtype=np.float64)
+        to_cam = rot.T @ _unit(_unit(-sh_cam) + np.array([0.0, 0.15, 0.0]))
+        d = _mix_dirs(down, np.broadcast_to(to_cam, down.shape), w)
         body.arm_dirs(side, d, d)
         label, performed = "stop", t1
     elif kind == "come_here":
