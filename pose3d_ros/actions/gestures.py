@@ -89,13 +89,12 @@ class Gesture:
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return v / n
+        return v / np.sqrt((v * v).sum(axis=-1, keepdims=True))
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...d,...d->...", a, b)
+    return (a * b).sum(axis=-1)
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -268,10 +267,10 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
         return []
     with np.errstate(invalid="ignore", divide="ignore"):
         body = _Body(t, p)
-        arms = {side: body.arm(side) for side in ("left", "right")}
+        arms = {side: body.arm(side) for side in ("left", "right") if not _arm_at_rest(p[-1], side)}
         per_arm: dict[str, Gesture] = {}
-        raised: dict[str, bool] = {}
-        tpose_ok: dict[str, tuple[bool, float]] = {}
+        raised = {"left": False, "right": False}
+        tpose_ok = {"left": (False, 0.0), "right": (False, 0.0)}
         for side, a in arms.items():
             g, raised[side], tpose_ok[side] = _arm_gesture(body, side, a)
             if g is not None:
@@ -280,9 +279,9 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
         # announcing the one-arm one (the arms of a T-pose / hands-up never arrive on the same frame)
         for side, other in (("left", "right"), ("right", "left")):
             g = per_arm.get(side)
-            if g is None or other in per_arm:
+            o = arms.get(other)
+            if g is None or other in per_arm or o is None:
                 continue
-            o = arms[other]
             if g.label.startswith("raise") and o["wrist_h"][-1] > body.head_h[-1]:
                 del per_arm[side]
             elif g.label.startswith("point") and o["elbow_deg"][-1] > STRAIGHT_ELBOW_DEG and \
@@ -301,24 +300,25 @@ def detect_gestures(times: np.ndarray, poses: np.ndarray) -> list[Gesture]:
     return sorted(out, key=lambda g: -g.confidence)
 
 
-def _arms_at_rest(pose: np.ndarray) -> bool:
-    """Cheap last-frame test: both arms hang (shoulder -> wrist within ``POINT_MIN_ELEVATION_DEG`` of the body's down
-    axis and wrist not above the elbow), so no gesture can be active now (every rule needs a lifted arm or hand)."""
+def _arm_at_rest(pose: np.ndarray, side: str) -> bool:
+    """Cheap last-frame test for one arm: it hangs (shoulder -> wrist within ``POINT_MIN_ELEVATION_DEG`` of the
+    body's down axis) and the wrist is not above the elbow, so no rule can fire for it now (each needs a lifted arm
+    or hand). A missing arm counts as at rest."""
     up = pose[NECK] - pose[PELVIS]
     n = float(np.sqrt(up @ up))
-    if not n > 0:
-        return True  # no body axis: no rule can run either
+    s, e, w = pose[_I(f"{side}_shoulder")], pose[_I(f"{side}_elbow")], pose[_I(f"{side}_wrist")]
+    d = w - s
+    dn = float(np.sqrt(d @ d))
+    if not (n > 0 and dn > 0 and np.isfinite(e).all()):
+        return True
     up = up / n
-    cos_min = np.cos(np.radians(POINT_MIN_ELEVATION_DEG))
-    for side in ("left", "right"):
-        s, e, w = pose[_I(f"{side}_shoulder")], pose[_I(f"{side}_elbow")], pose[_I(f"{side}_wrist")]
-        d = w - s
-        dn = float(np.sqrt(d @ d))
-        if not (np.isfinite(dn) and np.isfinite(e).all()):
-            continue  # a missing arm cannot gesture now
-        if -(d @ up) / dn < cos_min or (w - e) @ up / n > WAVE_WRIST_ABOVE_ELBOW:
-            return False
-    return True
+    return bool(-(d @ up) / dn >= np.cos(np.radians(POINT_MIN_ELEVATION_DEG))
+                and (w - e) @ up / n <= WAVE_WRIST_ABOVE_ELBOW)
+
+
+def _arms_at_rest(pose: np.ndarray) -> bool:
+    """Both arms at rest (:func:`_arm_at_rest`): no gesture can be active now."""
+    return _arm_at_rest(pose, "left") and _arm_at_rest(pose, "right")
 
 
 def _arm_gesture(body: _Body, side: str, a: dict[str, np.ndarray]) -> tuple[Gesture | None, bool, tuple[bool, float]]:
