@@ -112,3 +112,19 @@ def test_model_for_another_layout_fails_at_construction(tmp_path):
     np.savez(tmp_path / "k.npz", **d)
     with pytest.raises(ModelFormatError, match="kinect_v2_25"):
         ActionRecognizer({"model_path": str(tmp_path / "k.npz")})
+
+
+def test_wave_through_the_real_tracker():
+    from pose3d_ros.core.camera import PinholeCamera
+    from pose3d_ros.core.tracking import Tracker
+
+    cam = PinholeCamera.default(640, 480)
+    tracker = Tracker()
+    rec = ActionRecognizer({"classifier": False})
+    seq = make_sequence("wave", side="left", noise_m=0.005, rng=np.random.default_rng(8))
+    events = []
+    for t, p in zip(seq.times, seq.poses, strict=True):
+        tracks = tracker.update(p[None], cam.project(p)[None], np.ones((1, 16)), float(t))
+        events += rec.update(tracks, float(t))[1]
+    assert [e.label for e in events] == ["wave_left"]
+    assert events[0].stamp - seq.performed <= 0.5

@@ -5,19 +5,21 @@ faces and however tall they are: *up* = pelvis -> neck, *left* = right shoulder 
 up), *forward* = left x up (towards the camera when facing it). Heights and distances are in **torso lengths**
 (pelvis -> neck, ~0.5 m on an adult); angles in degrees; times in seconds. Labels:
 
-=================  ===================================================================================================
-``wave_left``      wrist above elbow, wrist not at the head, lateral wrist oscillation (>= 2 direction changes with
-``wave_right``     a swing >= ``WAVE_MIN_SWING``) at 0.5-4 Hz within the last ``WAVE_WINDOW_S``
-``raise_left_hand``  wrist above the top of the head (``RAISE_MIN_ABOVE_HEAD``), away from it, held ``HOLD_S``
-``raise_hands``    both wrists raised (hands up), held ``HOLD_S``
-``t_pose``         both arms straight (elbow > ``STRAIGHT_ELBOW_DEG``), sideways, at shoulder height, held ``HOLD_S``
-``point_left``     arm straight, lifted >= ``POINT_MIN_ELEVATION_DEG`` from hanging, wrist below the head, direction
-``point_right``    stable within ``POINT_MAX_WOBBLE_DEG`` over ``HOLD_S``; ray = shoulder -> wrist (camera frame)
-``stop``           arm straight towards the camera (forearm within ``STOP_MAX_ANGLE_DEG`` of wrist -> camera), chest
-                   height wrist, held ``HOLD_S``
-``come_here``      beckoning: elbow flexes and extends (>= 2 direction changes of >= ``COME_MIN_FLEX_DEG``) at
-                   0.5-4 Hz with the wrist in front of the body and the upper arm steady
-=================  ===================================================================================================
+* ``wave_left`` / ``wave_right``: wrist above the elbow (``WAVE_WRIST_ABOVE_ELBOW``) and away from the head
+  (``WAVE_MIN_HEAD_DIST``), lateral wrist oscillation with >= ``OSC_MIN_CHANGES`` direction changes of
+  >= ``WAVE_MIN_SWING`` at ``OSC_MIN_HZ``-``OSC_MAX_HZ`` within the last ``WAVE_WINDOW_S``;
+* ``raise_left_hand`` / ``raise_right_hand``: wrist ``RAISE_MIN_ABOVE_HEAD`` above the head centre, held ``HOLD_S``,
+  not swinging sideways; ``raise_hands``: both (hands up);
+* ``t_pose``: both arms straight (elbow > ``STRAIGHT_ELBOW_DEG``), sideways (``TPOSE_MIN_SIDEWAYS``), wrists within
+  ``TPOSE_MAX_HEIGHT`` of shoulder height, held ``HOLD_S``;
+* ``point_left`` / ``point_right``: arm straight, lifted >= ``POINT_MIN_ELEVATION_DEG`` from hanging, wrist below the
+  raised-hand height, direction steady within ``POINT_MAX_WOBBLE_DEG`` over ``HOLD_S``; ray origin = shoulder,
+  direction = unit shoulder -> wrist, camera optical frame;
+* ``stop``: arm straight towards the camera (forearm within ``STOP_MAX_ANGLE_DEG`` of the wrist -> camera-centre
+  direction), wrist at chest height (``STOP_MIN_HEIGHT``-``STOP_MAX_HEIGHT``), held ``HOLD_S``;
+* ``come_here``: beckoning, the elbow flexes and extends (>= ``OSC_MIN_CHANGES`` direction changes of
+  >= ``COME_MIN_FLEX_DEG``) in the oscillation band, wrist in front of the body (``COME_MIN_FORWARD``), below the
+  head, upper arm steady (``COME_MAX_UPPER_ARM_WOBBLE_DEG``).
 
 Look-alikes that must not fire: scratching / touching the head (wrist within ``WAVE_MIN_HEAD_DIST`` of the head,
 small swing), arm swing while walking (wrists below the chest, elbow angle steady), a quick reach (shorter than
