@@ -60,6 +60,8 @@ COLOR_ENCODINGS = ("rgb8", "bgr8", "mono8")
 DEPTH_ENCODINGS = ("16UC1", "32FC1")
 #: seconds between repeats of one kind of warning in the log
 LOG_THROTTLE_S = 5.0
+#: with use_depth, colour frames are processed RGB-only when no depth image arrived for this long (s)
+DEPTH_TIMEOUT_S = 1.0
 
 
 class BadInput(ValueError):
@@ -142,12 +144,18 @@ class Pose3DNode(Node):
         qos = qos_profile_sensor_data
         self.sub_color = Subscriber(self, Image, "color/image_raw", qos_profile=qos)
         self.sub_info = Subscriber(self, CameraInfo, "color/camera_info", qos_profile=qos)
-        inputs = [self.sub_color, self.sub_info]
+        # colour + info always; + depth when enabled. While no depth arrives (RGB-only camera, depth stream down)
+        # the colour/info pairs are processed RGB-only, so a missing stream degrades instead of stalling.
+        self.sync_rgb = ApproximateTimeSynchronizer([self.sub_color, self.sub_info], self.queue_size, self.slop)
+        self.sync_rgb.registerCallback(self._on_rgb)
+        self.last_depth_t = -1e9
+        self.sync = None
         if self.use_depth:
             self.sub_depth = Subscriber(self, Image, "depth/image_raw", qos_profile=qos)
-            inputs.append(self.sub_depth)
-        self.sync = ApproximateTimeSynchronizer(inputs, self.queue_size, self.slop)
-        self.sync.registerCallback(self._on_frame)
+            self.sub_depth.registerCallback(self._on_depth_seen)
+            self.sync = ApproximateTimeSynchronizer([self.sub_color, self.sub_info, self.sub_depth], self.queue_size,
+                                                    self.slop)
+            self.sync.registerCallback(self._on_frame)
 
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -200,6 +208,16 @@ class Pose3DNode(Node):
         return SetParametersResult(successful=True)
 
     # -- input -------------------------------------------------------------------------------------------------------
+    def _on_depth_seen(self, _msg: Image) -> None:
+        self.last_depth_t = time.monotonic()
+
+    def _on_rgb(self, color: Image, info: CameraInfo) -> None:
+        if self.use_depth and time.monotonic() - self.last_depth_t < DEPTH_TIMEOUT_S:
+            return  # the colour/info/depth synchroniser handles this frame
+        if self.use_depth:
+            self.diag.report(WARN, f"no depth for {DEPTH_TIMEOUT_S:.0f} s: processing RGB-only", "no_depth")
+        self._on_frame(color, info, None)
+
     def _on_frame(self, color: Image, info: CameraInfo, depth: Image | None = None) -> None:
         """Synchronised set: keep only the newest (the worker takes it); count what it replaces."""
         with self._lock:
