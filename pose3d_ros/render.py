@@ -101,7 +101,8 @@ def draw_skeletons_3d(
     extent_m : float
         Width of the shown volume, metres.
     center : (3,) array_like, optional
-        Point of the camera frame at the centre of the view (default: 3 m in front of the camera, 0.3 m low).
+        Point of the camera frame at the centre of the view (default: below the people's mean pelvis, or 3 m in
+        front of the camera when nobody is seen).
 
     Returns
     -------
@@ -110,15 +111,19 @@ def draw_skeletons_3d(
     h, w = size
     img = np.full((h, w, 3), 250, dtype=np.uint8)
     view = _view_matrix(azimuth_deg, elevation_deg)
-    c = np.array([0.0, 0.3, 3.0]) if center is None else np.asarray(center, dtype=np.float64)
+    if center is None:  # look at the people (their mean pelvis), else 3 m in front of the camera
+        pelvis = np.array([np.asarray(p.joints)[0] for p in people if np.isfinite(np.asarray(p.joints)).all()])
+        center = np.array([pelvis[:, 0].mean(), 0.3, pelvis[:, 2].mean()]) if len(pelvis) else (0.0, 0.3, 3.0)
+    c = np.asarray(center, dtype=np.float64)
     scale = min(h, w) / extent_m
 
     def to_px(points: np.ndarray) -> np.ndarray:
         v = (np.asarray(points, dtype=np.float64) - c) @ view.T
         return np.stack([w / 2 + scale * v[..., 0], h / 2 + scale * v[..., 1]], axis=-1)
 
-    # Floor grid (y = 1 m below the camera, a typical floor for a camera at chest height) every 0.5 m.
-    floor_y = 1.0
+    # Floor grid every 0.5 m at the lowest ankle (or 1 m below the camera when nobody is seen).
+    ankles = [np.asarray(p.joints)[[12, 15], 1].max() for p in people if np.isfinite(np.asarray(p.joints)).all()]
+    floor_y = float(max(ankles)) if ankles else 1.0
     for v in np.arange(-2.5, 2.51, 0.5):
         a, b = to_px(np.array([[v, floor_y, c[2] - 2.5], [v, floor_y, c[2] + 2.5]]))
         cv2.line(img, tuple(a.astype(int)), tuple(b.astype(int)), (215, 215, 215), 1, cv2.LINE_AA)
@@ -161,6 +166,7 @@ def compose_frame(image_rgb: np.ndarray, people: Sequence, text: str = "", min_c
     h = left.shape[0]
     right = draw_skeletons_3d(people, size=(h, h))
     if text:
-        cv2.putText(left, text, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
-        cv2.putText(left, text, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cv2.rectangle(left, (0, h - th - 14), (tw + 16, h), (0, 0, 0), -1)
+        cv2.putText(left, text, (8, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return np.concatenate([left, right], axis=1)
