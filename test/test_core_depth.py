@@ -237,3 +237,19 @@ def test_fuse_output_always_finite_on_malformed_measurements():
         pose, measured = fuse_with_depth(truth * rng.uniform(0.7, 1.3), uv, depth, CAM, conf)
         assert np.isfinite(pose).all()
         assert not (measured & ~np.isfinite(depth)).any()
+
+
+def test_fuse_self_occluded_joint_loses_its_measurement():
+    truth = _tpose(2.3)
+    re, rw, sp = POSE3D16.index("right_elbow"), POSE3D16.index("right_wrist"), POSE3D16.index("spine")
+    # Right forearm held horizontally 20 cm in front of the spine: the spine's pixel sees the forearm.
+    truth[re] = truth[0] + [-0.15, -0.25, -0.2]
+    truth[rw] = truth[0] + [0.15, -0.25, -0.2]
+    uv = CAM.project(truth)
+    depth = truth[:, 2].copy()
+    depth[sp] -= 0.18  # the forearm's surface
+    _, measured_off = fuse_with_depth(truth, uv, depth, CAM, surface_offset_m=0.0, occlusion_margin_m=None)
+    pose, measured = fuse_with_depth(truth, uv, depth, CAM, surface_offset_m=0.0)
+    assert measured_off[sp]  # plausible enough to pass the deviation and bone checks on its own
+    assert not measured[sp] and measured.sum() == 15
+    assert_allclose(pose[sp], truth[sp], atol=1e-9)

@@ -41,6 +41,8 @@ KINECT_V1_DISPARITY_STEP_PX = 1.0 / 8.0
 KINECT_V1_NOISE_COEFF = 1.5e-3  # 1/m
 #: A surface seen this far (m) behind an inferred joint is taken for background, not for the body hiding the joint.
 _BACKGROUND_GAP_M = 0.3
+#: Limb radius (m) for the self-occlusion test of layouts other than pose3d16.
+_DEFAULT_LIMB_RADIUS_M = 0.05
 
 
 def _check_depth(depth_m: np.ndarray) -> np.ndarray:
@@ -139,6 +141,31 @@ def sample_joint_depth(
     return out.reshape(lead)
 
 
+def _self_occluded(
+    pose: np.ndarray, uv: np.ndarray, camera: PinholeCamera, lay: SkeletonLayout, margin: float, zref: np.ndarray
+) -> np.ndarray:
+    """(J,) bool: the joint's pixel is covered by a body segment (capsule of the joints' surface radii, not
+    incident to the joint) lying more than ``margin`` in front of the joint's reference depth ``zref`` (J,)."""
+    radii = JOINT_SURFACE_DEPTH_M if lay is POSE3D16 else np.full(lay.num_joints, _DEFAULT_LIMB_RADIUS_M)
+    f = 0.5 * (camera.fx + camera.fy)
+    seg = np.array(lay.bones)  # (B, 2)
+    pa, pb = pose[seg[:, 0]], pose[seg[:, 1]]
+    ua, ub = camera.project(pa), camera.project(pb)  # (B, 2)
+    d = ub - ua
+    dd = np.maximum((d * d).sum(axis=1), 1e-9)
+    t = np.clip(((uv[:, None, :] - ua[None]) * d[None]).sum(axis=2) / dd[None], 0.0, 1.0)  # (J, B)
+    closest = ua[None] + t[..., None] * d[None]
+    dist = np.linalg.norm(uv[:, None, :] - closest, axis=2)
+    zc = pa[None, :, 2] + t * (pb[None, :, 2] - pa[None, :, 2])
+    rc = radii[seg[:, 0]][None] + t * (radii[seg[:, 1]] - radii[seg[:, 0]])[None]
+    cover = dist < rc * f / np.maximum(zc, 1e-3)
+    in_front = zc < zref[:, None] - margin
+    joint = np.arange(lay.num_joints)[:, None]
+    incident = (seg[None, :, 0] == joint) | (seg[None, :, 1] == joint)
+    with np.errstate(invalid="ignore"):
+        return (cover & in_front & ~incident).any(axis=1)
+
+
 def fuse_with_depth(
     prior_pose: np.ndarray,
     uv: np.ndarray,
@@ -151,6 +178,7 @@ def fuse_with_depth(
     rescale: bool = True,
     surface_offset_m: np.ndarray | float | None = None,
     min_conf: float = 0.05,
+    occlusion_margin_m: float | None = 0.1,
     layout: str | SkeletonLayout = POSE3D16,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fuse a lifted (prior) 3D pose with per-joint depth measurements.
@@ -165,6 +193,9 @@ def fuse_with_depth(
        the 2D evidence) at the prior's depth relative to a measured parent, else at the aligned prior's depth,
        moved back to the surface seen at their pixel if they are in front of it (a joint is inside the body) and
        the bone allows. Joints without a pixel hang off the fused parent with the prior's bone vector.
+    4. Self-occlusion: a measured joint whose pixel is covered by another segment of the fused body (capsules of
+       radius :data:`JOINT_SURFACE_DEPTH_M`) lying more than ``occlusion_margin_m`` in front of the aligned prior's
+       joint saw the occluder, not itself: it is dropped and step 3 runs again.
 
     Defaults were chosen on lifted held-out DeepMimic poses with :func:`simulate_kinect_depth` (see
     ``bench/bench_lifting.py``).
@@ -190,6 +221,8 @@ def fuse_with_depth(
         Added to the measured depth to reach the joint centre. Default :data:`JOINT_SURFACE_DEPTH_M` for pose3d16,
         0 for other layouts.
     min_conf : float, optional
+    occlusion_margin_m : float or None, optional
+        Depth margin of the self-occlusion test (step 4); None disables it.
     layout : str or SkeletonLayout, optional
         Skeleton of the pose (tree walked in step 3).
 
@@ -267,35 +300,44 @@ def fuse_with_depth(
     parents = lay.parents
     bones = aligned - aligned[np.maximum(parents, 0)]
     lengths = np.sqrt((bones * bones).sum(axis=1))
-    pose = aligned.copy()
-    measured = np.zeros(nj, dtype=bool)
     rays = np.column_stack([(q[:, 0] - camera.cx) / camera.fx, (q[:, 1] - camera.cy) / camera.fy, np.ones(nj)])
-    for j in lay.order:
-        p = parents[j]
-        if inlier[j]:
-            # Bone check against a measured parent only: an inferred parent is no evidence against a measurement.
-            diff = meas[j] - pose[p] if p >= 0 else None
-            if diff is None or not measured[p] or (
-                abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6)
-            ):
-                pose[j] = meas[j]
-                measured[j] = True
+    # Two passes: the first fuses, then joints whose pixel is covered by another fused body segment in front of
+    # them (their depth is the occluder's) lose their measurement, and the second pass re-fuses without them.
+    for _pass in range(1 if occlusion_margin_m is None else 2):
+        pose = aligned.copy()
+        measured = np.zeros(nj, dtype=bool)
+        for j in lay.order:
+            p = parents[j]
+            if inlier[j]:
+                # Bone check against a measured parent only: an inferred parent is no evidence against a measurement.
+                diff = meas[j] - pose[p] if p >= 0 else None
+                if diff is None or not measured[p] or (
+                    abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6)
+                ):
+                    pose[j] = meas[j]
+                    measured[j] = True
+                    continue
+            if p < 0:
                 continue
-        if p < 0:
-            continue
-        if pixel_ok[j]:
-            # Keep the 2D evidence: the joint on its pixel ray, at the prior's depth relative to a measured parent
-            # (else the aligned prior's depth), not in front of the surface seen at its pixel (the joint is inside
-            # the body) unless that surface is far behind (background through a gap) or the bone forbids it.
-            zj = pose[p, 2] + bones[j, 2] if measured[p] else aligned[j, 2]
-            if depth_ok[j] and zj < z[j] < zj + _BACKGROUND_GAP_M:
-                diff = rays[j] * z[j] - pose[p]
-                if abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6):
-                    zj = z[j]
-            if zj > 0:
-                pose[j] = rays[j] * zj
-                continue
-        pose[j] = pose[p] + bones[j]
+            if pixel_ok[j]:
+                # Keep the 2D evidence: the joint on its pixel ray, at the prior's depth relative to a measured parent
+                # (else the aligned prior's depth), not in front of the surface seen at its pixel (the joint is inside
+                # the body) unless that surface is far behind (background through a gap) or the bone forbids it.
+                zj = pose[p, 2] + bones[j, 2] if measured[p] else aligned[j, 2]
+                if depth_ok[j] and zj < z[j] < zj + _BACKGROUND_GAP_M:
+                    diff = rays[j] * z[j] - pose[p]
+                    if abs(math.sqrt(diff @ diff) - lengths[j]) <= bone_tolerance * max(lengths[j], 1e-6):
+                        zj = z[j]
+                if zj > 0:
+                    pose[j] = rays[j] * zj
+                    continue
+            pose[j] = pose[p] + bones[j]
+        if occlusion_margin_m is not None and _pass == 0:
+            occluded = _self_occluded(pose, q, camera, lay, occlusion_margin_m, aligned[:, 2])
+            if not (occluded & measured).any():
+                break
+            inlier = inlier & ~occluded
+
     return pose, measured
 
 
