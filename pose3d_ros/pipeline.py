@@ -103,6 +103,14 @@ class PipelineConfig:
         Keep at most this many people (highest grouping score first).
     keep_belief_maps : bool
         Attach the upsampled CNN heatmaps to the result (debugging).
+    roi_tracking : bool
+        With tracking on, run the CNN only on the region around the people of the previous frame, at the same
+        image scale as a full frame (a smaller network input: faster), and on the full frame every
+        ``full_frame_interval`` frames, whenever nobody was seen, or when the region covers most of the image.
+    full_frame_interval : int
+        Frames between two full-frame passes (new people are found within this many frames).
+    roi_margin : float
+        Region = the people's joint box grown by this fraction of its larger side on each side.
     """
 
     model: Any = None
@@ -121,12 +129,18 @@ class PipelineConfig:
     action_config: dict = dataclasses.field(default_factory=dict)
     max_people: int = 10
     keep_belief_maps: bool = False
+    roi_tracking: bool = True
+    full_frame_interval: int = 6
+    roi_margin: float = 0.25
 
     def __post_init__(self) -> None:
         if self.backend not in _BACKEND_DEVICES:
             raise ValueError(f"backend must be one of {sorted(_BACKEND_DEVICES)}, got {self.backend!r}")
         if int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if int(self.full_frame_interval) < 1 or not self.roi_margin >= 0:
+            raise ValueError(f"need full_frame_interval >= 1 and roi_margin >= 0, got {self.full_frame_interval}, "
+                             f"{self.roi_margin}")
         if int(self.max_people) < 1:
             raise ValueError(f"max_people must be >= 1, got {self.max_people}")
         if self.input_size is not None:
@@ -329,6 +343,8 @@ class Pose3DPipeline:
     def reset(self) -> None:
         """Forget tracks and action state (a new sequence, or time went backwards)."""
         self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
+        self._roi: tuple[int, int, int, int] | None = None
+        self._since_full = 0
         self.recognizer = None
         if self.config.tracking and self.config.actions:
             try:
@@ -354,6 +370,36 @@ class Pose3DPipeline:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _next_roi(self, h: int, w: int) -> tuple[tuple[int, int, int, int] | None, tuple[int, int] | None]:
+        """Crop and network input size for this frame (None, None = the full frame at the configured size)."""
+        if not (self.config.tracking and self.config.roi_tracking) or self._roi is None \
+                or self._since_full + 1 >= int(self.config.full_frame_interval):
+            self._since_full = 0
+            return None, None
+        x0, y0, x1, y1 = self._roi
+        in_h, in_w = self.model_config.input_size
+        scale = min(in_h / h, in_w / w)  # the full frame's image scale, so people look the same to the CNN
+        grid = 32  # few distinct input shapes (ONNX Runtime plans per shape)
+        size_h = min(in_h, max(grid, int(np.ceil((y1 - y0) * scale / grid)) * grid))
+        size_w = min(in_w, max(grid, int(np.ceil((x1 - x0) * scale / grid)) * grid))
+        if size_h * size_w >= 0.75 * in_h * in_w:
+            self._since_full = 0
+            return None, None
+        self._since_full += 1
+        return self._roi, (size_h, size_w)
+
+    def _update_roi(self, pixels: np.ndarray, conf: np.ndarray, h: int, w: int) -> None:
+        """Region around the people seen (joints with confidence > 0), for the next frame."""
+        seen = pixels[(conf > 0) & np.isfinite(pixels).all(axis=-1)]
+        if len(seen) < 2:
+            self._roi = None
+            return
+        lo, hi = seen.min(axis=0), seen.max(axis=0)
+        margin = self.config.roi_margin * float(max(hi - lo)) + 8.0
+        x0, y0 = int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin))
+        x1, y1 = int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1))
+        self._roi = (x0, y0, x1, y1) if x1 - x0 >= 16 and y1 - y0 >= 16 else None
+
     def process(self, frame: Frame) -> FrameResult:
         """Run every stage on one frame.
 
@@ -376,7 +422,8 @@ class Pose3DPipeline:
             depth = None
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        heat, paf, box = self.estimator.infer_maps(color)
+        roi, size = self._next_roi(color.shape[0], color.shape[1])
+        heat, paf, box = self.estimator.infer_maps(color, roi, size)
         timings["preprocess+cnn"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         poses2d = self.estimator.decode(heat, paf, box)
@@ -411,6 +458,7 @@ class Pose3DPipeline:
                     score=float(score_of[det]),
                 ))
         timings["tracking"] = (time.perf_counter() - t) * 1e3
+        self._update_roi(staged.pixels[valid], staged.conf[valid], color.shape[0], color.shape[1])
         events: list = []
         if self.recognizer is not None:
             t = time.perf_counter()

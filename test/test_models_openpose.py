@@ -98,3 +98,10 @@ def test_letterbox_round_trip_and_aspect():
 def test_letterbox_maps_pixel_centres():
     box = Letterbox(scale=0.5, image_hw=(100, 100), input_hw=(50, 50))
     np.testing.assert_allclose(box.to_net(np.array([0.5, 0.5])), [0.0, 0.0])
+
+
+def test_letterbox_offset_gives_full_image_pixels():
+    box = Letterbox(scale=0.5, image_hw=(100, 100), input_hw=(50, 50), offset=(30.0, 40.0))
+    pts = np.array([[35.5, 47.25]])
+    np.testing.assert_allclose(box.to_image(box.to_net(pts)), pts)
+    np.testing.assert_allclose(box.to_net(np.array([30.5, 40.5])), [0.0, 0.0])

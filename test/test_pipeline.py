@@ -155,3 +155,21 @@ def test_stage_count_is_configurable(basketball, n_stages):
     with Pose3DPipeline({"tracking": False, "stages": {"n_stages": n_stages}}) as p:
         res = p.process(Frame(img, None, cam, 0.0))
     assert len(res.people) >= 2 and all(np.isfinite(q.joints).all() for q in res.people)
+
+
+def test_roi_tracking_crops_yet_keeps_the_people(basketball):
+    full, cam = basketball
+    img = np.full_like(full, 128)
+    img[:, :230] = full[:, :230]  # only the left player: the region is a third of the frame
+    with Pose3DPipeline({"tracker": {"min_hits": 1}, "full_frame_interval": 10}) as p:
+        first = p.process(Frame(img, None, cam, 0.0))
+        roi, size = p._next_roi(480, 640)
+        p._since_full = 0  # undo the peek
+        second = p.process(Frame(img, None, cam, 0.1))
+    assert roi is not None and size[0] * size[1] < 192 * 256  # a smaller network input
+    assert len(second.people) == len(first.people)
+    for a in first.people:
+        b = next(q for q in second.people if q.id == a.id)
+        both = (a.confidence > 0.2) & (b.confidence > 0.2)
+        # Another crop shifts the 20-pixel network grid: joints move by a fraction of a cell, not more.
+        assert np.median(np.linalg.norm(a.pixels[both] - b.pixels[both], axis=1)) < 12.0

@@ -107,19 +107,24 @@ class DecoderParams:
 
 @dataclasses.dataclass(frozen=True)
 class Letterbox:
-    """Image -> network input mapping: uniform ``scale``, image placed at the top-left, zero padding."""
+    """Image -> network input mapping: uniform ``scale``, image placed at the top-left, zero padding.
+
+    ``offset`` (x, y) is the top-left corner of the processed crop in the full image (0 when the whole image is
+    processed), so :meth:`to_image` gives full-image pixels.
+    """
 
     scale: float
     image_hw: tuple[int, int]
     input_hw: tuple[int, int]
+    offset: tuple[float, float] = (0.0, 0.0)
 
     def to_image(self, net_px: np.ndarray) -> np.ndarray:
         """Network-input pixels (..., 2) -> image pixels (pixel-centre convention of ``cv2.resize``)."""
-        return (np.asarray(net_px, dtype=np.float64) + 0.5) / self.scale - 0.5
+        return (np.asarray(net_px, dtype=np.float64) + 0.5) / self.scale - 0.5 + np.asarray(self.offset)
 
     def to_net(self, image_px: np.ndarray) -> np.ndarray:
         """Image pixels (..., 2) -> network-input pixels."""
-        return (np.asarray(image_px, dtype=np.float64) + 0.5) * self.scale - 0.5
+        return (np.asarray(image_px, dtype=np.float64) - np.asarray(self.offset) + 0.5) * self.scale - 0.5
 
 
 @dataclasses.dataclass
@@ -424,9 +429,22 @@ class OpenPoseEstimator:
             raise ValueError(f"model {config.name!r} has no input {config.input_name!r}; it has "
                              f"{backend.input_names}")
 
-    def infer_maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, Letterbox]:
-        """Run the network: ``(heatmaps (C_h, h, w), pafs (C_p, h, w), letterbox)``."""
-        tensor, box = preprocess(image_rgb, self.config)
+    def infer_maps(
+        self, image_rgb: np.ndarray, roi: tuple[int, int, int, int] | None = None, input_size=None
+    ) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+        """Run the network: ``(heatmaps (C_h, h, w), pafs (C_p, h, w), letterbox)``.
+
+        ``roi`` = ``(x0, y0, x1, y1)`` processes only that crop (coordinates stay full-image through the
+        letterbox offset); ``input_size`` = ``(H, W)`` overrides the network input size for this call.
+        """
+        config = self.config if input_size is None else self.config.with_input_size(*input_size)
+        offset = (0.0, 0.0)
+        if roi is not None:
+            x0, y0, x1, y1 = (int(v) for v in roi)
+            image_rgb = image_rgb[y0:y1, x0:x1]
+            offset = (float(x0), float(y0))
+        tensor, box = preprocess(image_rgb, config)
+        box = dataclasses.replace(box, offset=offset)
         out = self.backend.run({self.config.input_name: tensor})
         if box.input_hw not in self._checked:
             check_outputs(self.config, out, box.input_hw)
