@@ -132,7 +132,7 @@ def test_zero_negative_and_nan_depths_count_as_unmeasured(prior):
     depth[0, :8] = 0.0
     depth[0, 8:12] = -1.0
     depth[1, :] = np.nan
-    lifter = PoseLifter(prior, noise_px=1.0)
+    lifter = PoseLifter(prior, noise_px=1.0, refine="gauss-newton")  # the same refinement with and without depth
     res = lifter.lift(project(x), np.ones((2, 16)), CAM, joint_depth=depth)
     assert res.valid.all() and np.isfinite(res.poses).all()
     # person 1 has no usable depth at all: same root-relative shape as the 2D-only lift

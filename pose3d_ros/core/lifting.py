@@ -78,7 +78,7 @@ class PoseLifter:
     n_candidates : int
         Best (component, rotation) hypotheses refined with the perspective camera; the best after refinement wins.
     n_iterations : int, optional
-        Refinement steps; default 3 (linear: rotation halvings + perspective corrections) or 6 (Gauss-Newton).
+        Refinement steps; default 2 (linear: rotation halvings + perspective corrections) or 6 (Gauss-Newton).
     renormalize_bones : bool
         Rebuild the output from the pelvis outwards with the prior's mean bone lengths (times the body-size factor).
     min_joints : int
@@ -104,10 +104,10 @@ class PoseLifter:
     def __init__(self, prior: PosePrior, n_rotations: int = 12, noise_px: float = 5.0, depth_noise_m: float = 0.03,
                  size_sigma: float = 0.08, n_candidates: int = 3, n_iterations: int | None = None,
                  renormalize_bones: bool = False, min_joints: int = 5, adaptive_noise: float = 1.0,
-                 n_search: int = 12, refine: str = "auto") -> None:
+                 n_search: int = 8, refine: str = "auto") -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
-        self._iters_linear, self._iters_gn = (3, 6) if n_iterations is None else (int(n_iterations),) * 2
+        self._iters_linear, self._iters_gn = (2, 6) if n_iterations is None else (int(n_iterations),) * 2
         if n_rotations < 1 or n_candidates < 1 or min(self._iters_linear, self._iters_gn) < 0:
             raise ValueError(f"need n_rotations >= 1, n_candidates >= 1, n_iterations >= 0; got "
                              f"{n_rotations}, {n_candidates}, {n_iterations}")
@@ -308,7 +308,7 @@ class PoseLifter:
 
     # ------------------------------------------------------------------------------------------------ refine
     def _linear_fit(self, xt: np.ndarray, w: np.ndarray, k: np.ndarray, theta: np.ndarray, s0: np.ndarray,
-                    sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    sigma: np.ndarray, parts: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Regularised weak-perspective solve for given components / continuous rotations.
 
         xt (H, J, 2) targets, w (H, J), k (H,), theta (H,), s0 (H,) scale for the prior term, sigma (H,).
@@ -316,19 +316,21 @@ class PoseLifter:
         """
         n = self._n
         c, s = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-        a = self._a_fixed[k] + c * self._a_x[k] + s * self._a_z[k]  # (H, 2J, n): x' = c X + s Z, y' = Y
+        a_fixed, a_x, a_z, var_k, logdet_k = parts or (self._a_fixed[k], self._a_x[k], self._a_z[k], self._var[k],
+                                                        self._logdet[k])
+        a = a_fixed + c * a_x + s * a_z  # (H, 2J, n): x' = c X + s Z, y' = Y
         b = n - 3
         ww = np.concatenate([w, w], 1)  # (H, 2J), rows ordered x_0..x_J-1, y_0..y_J-1
         target = np.concatenate([xt[..., 0], xt[..., 1]], 1)
         aw = a * ww[..., None]
         normal = np.swapaxes(aw, 1, 2) @ a
         rhs = (np.swapaxes(aw, 1, 2) @ target[..., None])[..., 0]
-        reg = sigma[:, None] ** 2 / (np.maximum(s0, 1e-6)[:, None] ** 2 * self._var[k])
+        reg = sigma[:, None] ** 2 / (np.maximum(s0, 1e-6)[:, None] ** 2 * var_k)
         diag = np.arange(1, 1 + b)
         normal[:, diag, diag] += reg
         z = np.linalg.solve(normal + 1e-12 * np.eye(n), rhs[..., None])[..., 0]
         data = (ww * target**2).sum(1) - (z * rhs).sum(1)
-        cost = data / sigma**2 + self._logdet[k]
+        cost = data / sigma**2 + logdet_k
         return z, np.where(z[:, 0] > 1e-6, cost, np.inf)
 
     def _refine_linear(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: np.ndarray,
@@ -350,6 +352,7 @@ class PoseLifter:
         delta = np.pi / self.n_rotations  # half the grid step
         steps = max(self._iters_linear, 1)
         w3, k3, sig3 = np.tile(w_, (3, 1)), np.tile(k, 3), np.tile(sig, 3)
+        parts = (self._a_fixed[k3], self._a_x[k3], self._a_z[k3], self._var[k3], self._logdet[k3])
         basis_k = self._basis[k].reshape(len(k), b, -1)
         for _ in range(steps):
             # perspective factors from the current estimate
@@ -359,7 +362,7 @@ class PoseLifter:
             xt = x_ * (1.0 + np.clip(eps, -0.5, 0.5))[..., None]
             # three rotations (theta - delta, theta, theta + delta) in one batch
             th3 = np.concatenate([theta - delta, theta, theta + delta])
-            z3, cost3 = self._linear_fit(np.concatenate([xt, xt, xt]), w3, k3, th3, np.tile(s, 3), sig3)
+            z3, cost3 = self._linear_fit(np.concatenate([xt, xt, xt]), w3, k3, th3, np.tile(s, 3), sig3, parts)
             pick = cost3.reshape(3, -1).argmin(0)
             h = np.arange(len(k))
             theta = th3.reshape(3, -1)[pick, h]
