@@ -328,7 +328,8 @@ class PoseLifter:
         reg = sigma[:, None] ** 2 / (np.maximum(s0, 1e-6)[:, None] ** 2 * var_k)
         diag = np.arange(1, 1 + b)
         normal[:, diag, diag] += reg
-        z = np.linalg.solve(normal + 1e-12 * np.eye(n), rhs[..., None])[..., 0]
+        normal[:, np.arange(n), np.arange(n)] += 1e-12
+        z = np.linalg.solve(normal, rhs[..., None])[..., 0]
         data = (ww * target**2).sum(1) - (z * rhs).sum(1)
         cost = data / sigma**2 + logdet_k
         return z, np.where(z[:, 0] > 1e-6, cost, np.inf)
@@ -351,7 +352,7 @@ class PoseLifter:
         eps = np.zeros((p * m, j))
         delta = np.pi / self.n_rotations  # half the grid step
         steps = max(self._iters_linear, 1)
-        w3, k3, sig3 = np.tile(w_, (3, 1)), np.tile(k, 3), np.tile(sig, 3)
+        w3, k3, sig3 = np.concatenate([w_, w_, w_]), np.concatenate([k, k, k]), np.concatenate([sig, sig, sig])
         parts = (self._a_fixed[k3], self._a_x[k3], self._a_z[k3], self._var[k3], self._logdet[k3])
         basis_k = self._basis[k].reshape(len(k), b, -1)
         for _ in range(steps):
@@ -362,7 +363,8 @@ class PoseLifter:
             xt = x_ * (1.0 + np.clip(eps, -0.5, 0.5))[..., None]
             # three rotations (theta - delta, theta, theta + delta) in one batch
             th3 = np.concatenate([theta - delta, theta, theta + delta])
-            z3, cost3 = self._linear_fit(np.concatenate([xt, xt, xt]), w3, k3, th3, np.tile(s, 3), sig3, parts)
+            z3, cost3 = self._linear_fit(np.concatenate([xt, xt, xt]), w3, k3, th3, np.concatenate([s, s, s]), sig3,
+                                         parts)
             pick = cost3.reshape(3, -1).argmin(0)
             h = np.arange(len(k))
             theta = th3.reshape(3, -1)[pick, h]
