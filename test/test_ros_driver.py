@@ -1,0 +1,48 @@
+"""Driver without a device: clear error, /diagnostics ERROR, retries with exponential backoff (no busy loop)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from conftest import wait_for
+
+pytestmark = pytest.mark.ros
+
+PROBE = r"""
+import json, time, rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+rclpy.init(); n = rclpy.create_node("probe"); got = []
+n.create_subscription(DiagnosticArray, "/diagnostics",
+                      lambda m: got.extend([s.level[0], s.name, s.message] for s in m.status if "camera" in s.name), 10)
+t = time.time()
+while time.time() - t < 30 and not got:
+    rclpy.spin_once(n, timeout_sec=0.1)
+print("RESULT " + json.dumps(got), flush=True)
+"""
+
+
+@pytest.mark.parametrize("params,message", [
+    (["backend:=playback", "path:=/nonexistent/recording"], "does not exist"),
+    (["backend:=webcam", "device_index:=15"], "cannot open OpenCV capture device 15"),
+    (["backend:=freenect"], "freenect"),  # no Kinect plugged in (or libfreenect / PyPI freenect not installed)
+])
+def test_absent_device_is_an_error_with_backoff(procs, tmp_path, params, message):
+    args = ["-m", "pose3d_ros.ros.kinect_driver_node", "--ros-args", "-p", "retry_initial_s:=0.2",
+            "-p", "retry_max_s:=1.0"]
+    for p in params:
+        args += ["-p", p]
+    drv = procs.start(args, "driver")
+    (tmp_path / "probe.py").write_text(PROBE)
+    probe = procs.start([str(tmp_path / "probe.py")], "probe")
+    wait_for(lambda: probe.poll() is not None, 60, "driver diagnostics")
+    t_probe = time.monotonic()
+    res = json.loads(next(x for x in procs.output("probe").splitlines() if x.startswith("RESULT "))[7:])
+    assert res and res[0][0] == 2 and message in res[0][2], res  # ERROR with the reason
+    wait_for(lambda: time.monotonic() - t_probe > 2.0, 5, "a few retries")
+    assert drv.poll() is None  # still up, still retrying
+    delays = [float(x) for x in re.findall(r"retrying in ([0-9.]+) s", procs.output("driver"))]
+    assert len(delays) >= 3
+    assert delays[:3] == [0.2, 0.4, 0.8] and max(delays) <= 1.0  # exponential, capped: never a busy loop
