@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, default=48, help="conv channels")
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="L2 penalty on the weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", required=True, help="model .npz to write")
 
@@ -105,11 +106,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(x)} training windows ({time.monotonic() - t0:.1f} s)")
     model = ActionClassifier.init(labels, x.shape[2], channels=args.channels, window_frames=args.window_frames,
                                   window_s=args.window_s, seed=args.seed)
-    hist = model.fit(x, y, epochs=args.epochs, lr=args.lr, seed=args.seed, log=print)
+    hist = model.fit(x, y, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, log=print)
     prov = {"command": "pose3d-ros train-actions " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train-actions"]
                                                                 else sys.argv[1:]),
             "sources": sorted({s.source.split("[")[0] for s in seqs}), "labels": labels,
             "holdout_fraction": args.holdout, "train_windows": int(len(x)), "epochs": args.epochs,
+            "weight_decay": args.weight_decay,
             "final_train_loss": round(hist[-1], 4), "seed": args.seed, "augmentation": vars(aug)}
     if test:
         tw, ty = sample_windows(test, labels, args.eval_windows, args.window_frames, args.window_s,
