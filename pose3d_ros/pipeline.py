@@ -23,7 +23,6 @@ import numpy as np
 from .core.camera import PinholeCamera
 from .core.lifting import PoseLifter
 from .core.prior import PosePrior, default_prior_path
-from .core.skeleton import NUM_JOINTS
 from .core.tracking import Tracker
 from .models.cpm_stages import PriorStages, StageParams
 from .models.openpose import DecoderParams, OpenPoseEstimator
@@ -469,7 +468,5 @@ class Pose3DPipeline:
                     person.action_confidence = float(conf)
             timings["actions"] = (time.perf_counter() - t) * 1e3
         timings["total"] = (time.perf_counter() - t_start) * 1e3
-        for person in people:
-            assert person.joints.shape == (NUM_JOINTS, 3)  # internal invariant, not input checking
         return FrameResult(people=people, events=list(events), timings=timings, stamp=float(frame.stamp),
                            belief_maps=poses2d.heatmaps if self.config.keep_belief_maps else None)
