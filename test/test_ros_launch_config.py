@@ -110,3 +110,31 @@ def test_parameter_descriptions_mention_every_declared_parameter_in_config_comme
         for name in declared_parameters(src):
             line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{name}:"))
             assert "#" in line, f"{node}.{name} has no comment in {CONFIGS[node].name}"
+
+
+def test_run_node_builds_ros_args_from_the_same_yaml():
+    from pose3d_ros.commands.run_node import ros_args_for
+
+    args = ros_args_for("node", None, "camera", ["use_depth=false"], ["--log-level", "debug"])
+    assert args[:2] == ["--ros-args", "--params-file"] and args[2].endswith("config/pose3d.yaml")
+    assert args[3:] == ["-r", "__ns:=/camera", "-p", "use_depth:=false", "--log-level", "debug"]
+
+
+@pytest.mark.parametrize("sets,params,match", [(["use_depth"], None, "NAME=VALUE"),
+                                               ([], Path("/nonexistent.yaml"), "does not exist")])
+def test_run_node_rejects_bad_arguments(sets, params, match):
+    from pose3d_ros.commands.run_node import ros_args_for
+
+    with pytest.raises(ValueError, match=match):
+        ros_args_for("driver", params, "", sets, [])
+
+
+def test_fastdds_profile_is_found_and_kept_when_set():
+    from pose3d_ros.ros.dds import apply_dds_defaults
+
+    env = apply_dds_defaults({})
+    assert env["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("config/fastdds.xml")
+    assert apply_dds_defaults({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTDDS_DEFAULT_PROFILES_FILE"] == \
+        "/mine.xml"
+    xml = (REPO / "config/fastdds.xml").read_text()
+    assert "<type>SHM</type>" in xml and "<segment_size>16777216</segment_size>" in xml
