@@ -12,6 +12,8 @@ Reported
 * 2D agreement: PCK of our joints against MediaPipe's (the person of ours nearest MediaPipe's single person),
   threshold 0.1 (and 0.2) x MediaPipe's torso size (neck-pelvis), over the joints both report
   (MediaPipe visibility >= 0.5, ours confidence > 0);
+* video mode: both with their tracking on consecutive frames of the sports2d demo (ours: tracker + ROI crops,
+  MediaPipe: ``static_image_mode=False``), wall / CPU ms and people per frame;
 * 3D agreement: PA-MPJPE (mm, after similarity Procrustes) between our 3D joints and MediaPipe's metric world
   landmarks, over the 12 limb joints (an agreement figure, neither is ground truth).
 
@@ -99,11 +101,46 @@ def mediapipe_person(result, w: int, h: int):
     return px16, c16, w16
 
 
+def video_mode(args, mp) -> dict:
+    """Both systems in their video mode on the sports2d demo (tracking on: our ROI tracking, MediaPipe's)."""
+    cap = cv2.VideoCapture(str(FOOTAGE / "sports2d_demo_640x480.mp4"))
+    frames = []
+    while len(frames) < args.sequence_frames:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+    pipe = Pose3DPipeline({"threads": args.threads, "model": args.model, "tracker": {"min_hits": 1}})
+    mp_pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1)
+    cam = PinholeCamera.default(640, 480)
+    rec = {"ours": {"ms": [], "cpu": [], "people": []}, "mediapipe": {"ms": [], "cpu": [], "people": []}}
+    for i, img in enumerate(frames):
+        t, c = time.perf_counter(), time.process_time()
+        res = pipe.process(Frame(img, None, cam, i / 15.0))
+        rec["ours"]["ms"].append((time.perf_counter() - t) * 1e3)
+        rec["ours"]["cpu"].append((time.process_time() - c) * 1e3)
+        rec["ours"]["people"].append(len(res.people))
+        t, c = time.perf_counter(), time.process_time()
+        out = mp_pose.process(img)
+        rec["mediapipe"]["ms"].append((time.perf_counter() - t) * 1e3)
+        rec["mediapipe"]["cpu"].append((time.process_time() - c) * 1e3)
+        rec["mediapipe"]["people"].append(int(out.pose_landmarks is not None))
+    summary = {k: {"median_ms": float(np.median(v["ms"][2:])), "p90_ms": float(np.percentile(v["ms"][2:], 90)),
+                   "cpu_ms": float(np.median(v["cpu"][2:])), "people_per_frame": float(np.mean(v["people"]))}
+               for k, v in rec.items()}
+    summary["frames"] = len(frames)
+    summary["speed_ratio_mediapipe_over_ours"] = summary["mediapipe"]["median_ms"] / summary["ours"]["median_ms"]
+    summary["cpu_ratio_mediapipe_over_ours"] = summary["mediapipe"]["cpu_ms"] / summary["ours"]["cpu_ms"]
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video-frames", type=int, default=20, help="frames taken from each video")
     parser.add_argument("--input-sizes", type=int, nargs=2, action="append", default=None, metavar=("H", "W"),
                         help="network input sizes to compare (repeat the option); default: the model's")
+    parser.add_argument("--sequence-frames", type=int, default=115,
+                        help="video-mode comparison on this many consecutive sports2d frames (0 = skip)")
     parser.add_argument("--repeats", type=int, default=1, help="passes over the frames (timing only after the first)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--stages", type=int, default=None)
@@ -194,6 +231,8 @@ def main() -> int:
             "pa_mpjpe_vs_mediapipe_world_mm": float(np.median(rec["pa3d"])) if rec["pa3d"] else None,
             "matched_frames": len(rec["pck1"]),
         }
+    if args.sequence_frames > 0:
+        report["video_mode"] = video_mode(args, mp)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
     m = report["mediapipe"]
@@ -216,6 +255,18 @@ def main() -> int:
     print(f"| MediaPipe Pose {m['version']} (full, static images) | {m['median_ms']:.1f} | {m['p90_ms']:.1f} | "
           f"{m['fps']:.1f} | 1.00 | {m['cpu_ms']:.1f} | 1.00 | <= 1 ({m['frames_with_person']} frames with a person) "
           "| ref | ref | ref | - |")
+    if "video_mode" in report:
+        v = report["video_mode"]
+        print(f"\nVideo mode, sports2d demo ({v['frames']} consecutive frames, 2 people), tracking on both sides "
+              "(ours: tracker + ROI crops; MediaPipe: static_image_mode=False)\n")
+        print("| system | median ms | p90 ms | FPS | CPU ms | people/frame |")
+        print("|---|---|---|---|---|---|")
+        for key in ("ours", "mediapipe"):
+            o = v[key]
+            print(f"| {key} | {o['median_ms']:.1f} | {o['p90_ms']:.1f} | {1e3 / o['median_ms']:.1f} | "
+                  f"{o['cpu_ms']:.1f} | {o['people_per_frame']:.2f} |")
+        print(f"\nratio MediaPipe/ours: wall {v['speed_ratio_mediapipe_over_ours']:.2f}, "
+              f"CPU {v['cpu_ratio_mediapipe_over_ours']:.2f}")
     print(f"-> {args.output}")
     return 0
 
