@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate for stamps of image sequences")
     parser.add_argument("--tracking", choices=("auto", "on", "off"), default="auto",
                         help="persistent ids + smoothing (auto: on for videos and directories, off for one image)")
+    parser.add_argument("--roi-tracking", action="store_true",
+                        help="with tracking, run the CNN on the region around tracked people (faster, the live "
+                        "node's default; offline default: full frames, which finds new/small people sooner)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument("--config", type=Path, default=None, help="YAML with a 'pipeline' section")
 
@@ -163,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
         section.update(backend=args.backend, threads=args.threads, tracking=tracking)
         if tracking:  # offline: report people from their first frame on
             section["tracker"] = {"min_hits": 1, **dict(section.get("tracker") or {})}
+        if args.config is None or args.roi_tracking:
+            section["roi_tracking"] = bool(args.roi_tracking)
         if args.model:
             section["model"] = args.model
         if args.input_size:
