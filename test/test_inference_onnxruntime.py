@@ -282,6 +282,9 @@ def test_options_from_config_section(model_path: Path) -> None:
         assert_allclose(b.run(feed)["y"], _expected(feed["x"], 0.5)[0], rtol=1e-5, atol=1e-6)
     with create_backend_from_options(model_path, BackendOptions()) as b:
         assert b.intra_op_threads == 0  # 0 = ONNX Runtime's default
+        assert b.allow_spinning is False  # the package default: no busy-waiting on a small shared CPU
+    with create_backend_from_options(model_path, BackendOptions(spinning="default")) as b:
+        assert b.allow_spinning is None
 
 
 @pytest.mark.parametrize(

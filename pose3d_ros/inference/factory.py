@@ -37,7 +37,7 @@ def create_backend(
     logger: Any = None,
     *,
     graph_optimization: str = "all",
-    allow_spinning: bool | None = None,
+    allow_spinning: bool | None = False,
     device_id: int = 0,
     profile_shapes: ProfileShapes | None = None,
     max_batch: int = 1,
@@ -65,8 +65,10 @@ def create_backend(
         Receives the fallback warning (``.warning(str)``); rclpy loggers work too.
     graph_optimization : {"disable", "basic", "extended", "all"}
         ONNX Runtime graph optimisation level.
-    allow_spinning : bool, optional
-        ONNX Runtime idle threads busy-wait (``None`` = ONNX Runtime default, which spins).
+    allow_spinning : bool or None
+        Whether ONNX Runtime's idle threads busy-wait (``None`` = ONNX Runtime's default, which spins). Off by
+        default: on the 2-core target with other work on the cores, spinning never helped and with 2 threads cost
+        25-40 % (bench/bench_backends.py, shipped OpenPose model at 192x256: 2 threads 110 ms spinning vs 83 ms not).
     device_id : int
         GPU index.
     profile_shapes : mapping, optional
@@ -138,14 +140,15 @@ def create_backend(
 class BackendOptions:
     """Backend settings as they appear in a config file / ROS parameters (see :func:`create_backend`).
 
-    ``threads = 0``, ``spinning = "default"`` and ``engine_cache_dir = ""`` mean "ONNX Runtime's / the package's
-    default" so that every field has a plain ROS parameter type; ``spinning`` is ``"default"``, ``"on"`` or ``"off"``.
+    ``threads = 0`` and ``engine_cache_dir = ""`` mean "ONNX Runtime's / the package's default" so that every field
+    has a plain ROS parameter type; ``spinning`` is ``"off"`` (package default, see :func:`create_backend`),
+    ``"on"`` or ``"default"`` (ONNX Runtime's choice).
     """
 
     device: str = "cpu"
     threads: int = 0
     graph_optimization: str = "all"
-    spinning: str = "default"
+    spinning: str = "off"
     fp16: bool = False
     workspace_mb: int = 1024
     engine_cache_dir: str = ""
