@@ -6,6 +6,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export ROS_LOCALHOST_ONLY ?= 1
 export ROS_DOMAIN_ID ?= 42
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
+export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds.xml
 
 .PHONY: setup demo test lint bench clean
 
@@ -22,7 +23,10 @@ lint: setup
 	.venv/bin/ruff check pose3d_ros test bench scripts
 
 bench: setup
-	$(PY) bench/run_all.py --output out/bench
+	OMP_NUM_THREADS=1 $(PY) bench/bench_lifting.py --quick
+	$(PY) bench/bench_vs_mediapipe.py
+	$(PY) bench/bench_e2e.py --seconds 30 --scenes one three
+	$(PY) bench/bench_actions.py
 
 clean:
 	rm -rf build log out .pytest_cache

@@ -323,8 +323,13 @@ class Pose3DPipeline:
             from .inference.factory import create_backend
 
             path = verify_checksum(self.model_config)
+            # The shipped models have dynamic H, W: TensorRT needs an optimisation profile (min, opt, max); ROI
+            # crops are smaller than the full-frame input, so the profile spans stride-sized inputs up to it.
+            h, w = self.model_config.input_size
+            stride = self.model_config.stride
+            profile = {self.model_config.input_name: ((1, 3, stride, stride), (1, 3, h, w), (1, 3, h, w))}
             backend = create_backend(path, device=_BACKEND_DEVICES[config.backend], threads=int(config.threads),
-                                     fallback_to_cpu=config.fallback_to_cpu, logger=_LOG)
+                                     fallback_to_cpu=config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
         self.backend = backend
         self.estimator = OpenPoseEstimator(self.model_config, backend, DecoderParams.from_dict(config.decoder))
         self.prior = prior if prior is not None else PosePrior.load(config.prior_path or default_prior_path())

@@ -12,4 +12,6 @@ COLCON_CURRENT_PREFIX=$VIRTUAL_ENV source "$VIRTUAL_ENV/local_setup.bash"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_LOCALHOST_ONLY=${ROS_LOCALHOST_ONLY:-1}  # same rule for Humble, which predates the variable above
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
+# Large best-effort images need Fast DDS's bigger shared-memory segment (config/fastdds.xml).
+export FASTDDS_DEFAULT_PROFILES_FILE=${FASTDDS_DEFAULT_PROFILES_FILE:-$_pose3d_root/config/fastdds.xml}
 unset _pose3d_root

@@ -52,6 +52,11 @@ if [[ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp_now" ]]; then
   bash "$ROOT/scripts/install_peer.sh" "$VPY" || die "installing the benchmark peer (MediaPipe) failed"
   echo "$stamp_now" > "$stamp_file"
 fi
+# Optional Kinect v1 support (libfreenect, fakenect for the driver tests, PyPI freenect); needs root + apt.
+if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null && [[ ! -f $VENV/.pose3d_system_deps ]]; then
+  bash "$ROOT/scripts/install_system_deps.sh" "$VPY" && touch "$VENV/.pose3d_system_deps" \
+    || say "optional libfreenect not installed: the freenect backend stays unavailable"
+fi
 
 if [[ $USE_SYSTEM_ROS == 0 ]]; then
   # The wheels' exported CMake files hard-code their build machine's Python and numpy include dirs.

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..core.belief_maps import decode_belief_maps, render_belief_maps
-from ..core.depth import fuse_with_depth, sample_joint_depth
+from ..core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth, sample_joint_depth
 from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
 from ..core.skeleton import OPENPOSE18, POSE3D16, convert
@@ -252,7 +252,9 @@ class PriorStages:
             joint_depth = sample_joint_depth(depth_m, pix16, self.params.depth_window)
             joint_depth = np.where(c16 > 0, joint_depth, np.nan)
         weights = c16 * np.isfinite(pix16).all(axis=2)
-        lift = self.lifter.lift(np.nan_to_num(pix16), weights, camera, joint_depth=joint_depth)
+        # Depth images see the body surface; the lifter wants joint centres, which lie a limb radius behind it.
+        centre_depth = None if joint_depth is None else joint_depth + JOINT_SURFACE_DEPTH_M
+        lift = self.lifter.lift(np.nan_to_num(pix16), weights, camera, joint_depth=centre_depth)
         poses = lift.poses.copy()
         measured = np.zeros((n, 16), dtype=bool)
         if joint_depth is not None:
