@@ -27,6 +27,7 @@ from .core.tracking import Tracker
 from .models.cpm_stages import PriorStages, StageParams
 from .models.openpose import DecoderParams, OpenPoseEstimator
 from .models.registry import ModelConfig, resolve_model, verify_checksum
+from .settings import known_keys_only
 
 __all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS"]
 
@@ -160,11 +161,7 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> PipelineConfig:
         """Build from a dict (e.g. a YAML ``pipeline`` section); unknown keys raise ``ValueError``."""
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown pipeline settings {unknown}; known: {sorted(known)}")
+        data = known_keys_only(cls, data, "pipeline settings")
         if data.get("model") == "":
             data["model"] = None
         return cls(**data)

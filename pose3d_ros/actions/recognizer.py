@@ -17,7 +17,7 @@ histories (a gap over ``max_gap_s`` restarts it), NaN joints, ids that appear an
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from pose3d_ros.actions.events import ActionEventData
 from pose3d_ros.actions.features import NECK, PELVIS, resample_track
 from pose3d_ros.actions.gestures import WAVE_WINDOW_S, detect_gestures
 from pose3d_ros.actions.training import IDLE_LABEL, windows_to_features
+from pose3d_ros.settings import known_keys_only
 
 
 @dataclass
@@ -80,11 +81,7 @@ class RecognizerConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> RecognizerConfig:
         """Build from a mapping; unknown keys raise ``ValueError`` naming them."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown action recognizer option(s) {unknown}; known: {sorted(known)}")
+        d = known_keys_only(cls, d, "action recognizer option(s)")
         if "quiet_labels" in d:
             d["quiet_labels"] = tuple(d["quiet_labels"])
         cfg = cls(**d)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..settings import known_keys_only
 from .base import InferenceBackend
 from .errors import BackendUnavailable, EngineBuildError, ModelLoadError
 from .tensorrt_backend import ProfileShapes
@@ -177,11 +178,7 @@ class BackendOptions:
         ValueError
             Unknown keys or bad values.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown inference backend option(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(data))
+        return cls(**known_keys_only(cls, data, "inference backend option(s)"))
 
 
 def create_backend_from_options(

@@ -34,6 +34,7 @@ from ..core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth, sample_joint_de
 from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
 from ..core.skeleton import OPENPOSE18, POSE3D16, convert
+from ..settings import known_keys_only
 
 __all__ = ["StageParams", "StageResult", "PriorStages", "SHARED_JOINTS"]
 
@@ -90,12 +91,7 @@ class StageParams:
 
     @classmethod
     def from_dict(cls, data: Mapping | None) -> StageParams:
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown stage parameters {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        return cls(**known_keys_only(cls, data, "stage parameters"))
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..core.skeleton import convert
+from ..settings import known_keys_only
 from .registry import ModelConfig, check_outputs
 
 __all__ = [
@@ -97,12 +98,7 @@ class DecoderParams:
     @classmethod
     def from_dict(cls, data: Mapping | None) -> DecoderParams:
         """Build from a dict with a subset of the field names (unknown keys raise)."""
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown decoder parameters {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        return cls(**known_keys_only(cls, data, "decoder parameters"))
 
 
 @dataclasses.dataclass(frozen=True)
