@@ -91,3 +91,10 @@ def test_shipped_model_loads_with_its_labels():
     m = ActionClassifier.load(default_model_path())
     assert {"walk", "run", "idle"} <= set(m.labels)
     assert m.provenance["holdout_fraction"] > 0
+
+
+def test_truncated_model_file_is_a_format_error(tmp_path):
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(default_model_path().read_bytes()[:500])
+    with pytest.raises(ModelFormatError, match="not a readable .npz action model"):
+        ActionClassifier.load(truncated)

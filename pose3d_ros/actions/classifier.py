@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.npz_files import read_npz
+
 MODEL_FORMAT_VERSION = 1
 MODEL_LAYOUT = "pose3d16"
 
@@ -262,13 +264,7 @@ class ActionClassifier:
             layout than pose3d16.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"action model not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                d = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(f"{path}: not a readable .npz action model ({exc})") from exc
+        d = read_npz(path, "action model", ModelFormatError)
         need = {"format_version", "layout", "labels", "w1", "b1", "w2", "b2", "w3", "b3", "feat_mean", "feat_std"}
         missing = sorted(need - set(d))
         if missing:

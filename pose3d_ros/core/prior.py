@@ -18,11 +18,11 @@ D. Tome, C. Russell and L. Agapito, "Lifting from the Deep", CVPR 2017 (the prio
 from __future__ import annotations
 
 import importlib.resources
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.npz_files import read_npz
 from pose3d_ros.core.skeleton import POSE3D16
 
 #: file format version written by :meth:`PosePrior.save`; :meth:`PosePrior.load` refuses others.
@@ -388,13 +388,7 @@ class PosePrior:
             array shapes.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"prior file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise PriorFileError(f"{path}: not a readable .npz prior ({exc})") from exc
+        arrays = read_npz(path, "prior", PriorFileError)
         needed = {"format_version", "layout", "means", "components", "variances", "noise_variance", "weights",
                   "bone_lengths", "body_size"}  # fmt: skip
         if missing := needed - arrays.keys():
