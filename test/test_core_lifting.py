@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from pose3d_ros.core.camera import PinholeCamera
-from pose3d_ros.core.lifting import PoseLifter
+from pose3d_ros.core.lifting import DEFAULT_ANATOMICAL, PoseLifter
 from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y
+from pose3d_ros.data.deepmimic import load_mocap_clips
 
 CAM = PinholeCamera.default(640, 480)
 
@@ -88,16 +89,26 @@ def test_people_are_lifted_independently_of_the_batch(prior):
     np.testing.assert_allclose(together, alone, atol=1e-9)
 
 
-def test_joint_depth_fixes_metric_scale_of_a_smaller_body(prior):
-    x = prior_poses(prior, 10, seed=5)
+def mocap_poses(n: int, seed: int = 0, clip: str = "walk") -> np.ndarray:
+    """Real skeletons (a held-out DeepMimic clip: constant bone lengths), turned and placed in front."""
+    rng = np.random.default_rng(seed)
+    x = load_mocap_clips()[clip][:: max(1, len(load_mocap_clips()[clip]) // n)][:n].astype(np.float64)
+    t = np.stack([rng.uniform(-0.5, 0.5, n), rng.uniform(-0.3, 0.3, n), rng.uniform(2.5, 4.0, n)], -1)
+    return rotate_y(x - x[:, :1], rng.uniform(-np.pi, np.pi, n)) + t[:, None]
+
+
+@pytest.mark.parametrize("anatomical", [DEFAULT_ANATOMICAL, None])
+def test_joint_depth_fixes_metric_scale_of_a_smaller_body(prior, anatomical):
+    x = mocap_poses(10, seed=5)
     root = x[:, :1]
     small = (x - root) * 0.85 + root  # a child-sized body: 2D alone would put it further away
-    lifter = PoseLifter(prior, noise_px=1.0)
+    lifter = PoseLifter(prior, noise_px=1.0, anatomical=anatomical)
     no_depth = lifter.lift(project(small), np.ones((10, 16)), CAM)
     with_depth = lifter.lift(project(small), np.ones((10, 16)), CAM, joint_depth=small[..., 2])
     err_no = np.linalg.norm(no_depth.poses - small, axis=-1).mean()
     err_d = np.linalg.norm(with_depth.poses - small, axis=-1).mean()
-    assert err_d < 0.03 < err_no
+    assert err_d < (0.005 if anatomical else 0.03)
+    assert err_no > 0.1
     assert np.median(with_depth.scale) == pytest.approx(0.85, abs=0.04)
 
 

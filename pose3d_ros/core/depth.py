@@ -41,6 +41,8 @@ KINECT_V1_DISPARITY_STEP_PX = 1.0 / 8.0
 KINECT_V1_NOISE_COEFF = 1.5e-3  # 1/m
 #: A surface seen this far (m) behind an inferred joint is taken for background, not for the body hiding the joint.
 _BACKGROUND_GAP_M = 0.3
+#: Smallest gap (m) between the farthest body surface and the simulated background wall.
+_WALL_BEHIND_M = 0.5
 #: Limb radius (m) for the self-occlusion test of layouts other than pose3d16.
 _DEFAULT_LIMB_RADIUS_M = 0.05
 
@@ -371,7 +373,8 @@ def simulate_kinect_depth(
     radii_m : (J,) array_like, optional
         Body radius at each joint; default :data:`JOINT_SURFACE_DEPTH_M`.
     background_m : float or None, optional
-        Depth of a fronto-parallel wall; None = no return (NaN) where no person is.
+        Depth of a fronto-parallel wall, moved back to :data:`_WALL_BEHIND_M` behind the farthest body surface when
+        people stand beyond it; None = no return (NaN) where no person is.
     noise, quantise : bool, optional
     hole_fraction : float, optional
         Approximate share of pixels turned invalid by holes, in [0, 1).
@@ -439,7 +442,10 @@ def simulate_kinect_depth(
             sub = zbuf[r0 : r1 + 1, c0 : c1 + 1]
             np.minimum(sub, np.where(inside, surf, np.inf), out=sub)
     if background_m is not None:
-        zbuf[np.isinf(zbuf)] = float(background_m)
+        # a wall stands behind the people: one standing beyond background_m would otherwise be seen through it
+        body = zbuf[np.isfinite(zbuf)]
+        wall = max(float(background_m), float(body.max()) + _WALL_BEHIND_M) if body.size else float(background_m)
+        zbuf[np.isinf(zbuf)] = wall
     depth = np.where(np.isinf(zbuf), np.nan, zbuf)
 
     fb = KINECT_V1_IR_FOCAL_PX * KINECT_V1_BASELINE_M

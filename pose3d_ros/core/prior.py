@@ -22,11 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.limb_prior import LimbPrior
 from pose3d_ros.core.npz_files import read_npz
 from pose3d_ros.core.skeleton import POSE3D16
 
-#: file format version written by :meth:`PosePrior.save`; :meth:`PosePrior.load` refuses others.
-PRIOR_FORMAT_VERSION = 1
+#: file format version written by :meth:`PosePrior.save` (2 added the limb density); :meth:`PosePrior.load` reads
+#: the versions in :data:`READABLE_FORMAT_VERSIONS` and refuses others.
+PRIOR_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 PRIOR_RESOURCE = ("resources", "prior", "pose_prior_pose3d16.npz")
 LAYOUT_NAME = "pose3d16"
 
@@ -178,6 +181,8 @@ class PosePrior:
         Mean training bone length (m) from joint j+1 to its parent.
     body_size_ : float
         Mean summed bone length (m) of the training skeletons: the metric scale of the normalised space.
+    limbs_ : LimbPrior or None
+        Density of limb configurations in the torso frame, fitted on the same poses (None for format-1 files).
     n_iter_ : int
     lower_bound_ : float
         Final mean log-likelihood per training sample.
@@ -197,6 +202,7 @@ class PosePrior:
         self.tol = tol
         self.random_state = random_state
         self.layout = LAYOUT_NAME
+        self.limbs_: LimbPrior | None = None
 
     # ----------------------------------------------------------------------------------------- normalisation
     @property
@@ -276,6 +282,7 @@ class PosePrior:
             prev = ll
         self.n_iter_ = it
         self.lower_bound_ = ll
+        self.limbs_ = LimbPrior().fit(raw, random_state=self.random_state)
         return self
 
     def _m_step(self, x: np.ndarray, resp: np.ndarray, d: int) -> None:
@@ -373,6 +380,8 @@ class PosePrior:
             noise_variance=self.noise_variance_, weights=self.weights_, bone_lengths=self.bone_lengths_,
             body_size=np.float64(self.body_size_),
             hyperparameters=np.array([self.n_components, self.n_bases, self.max_iter, self.random_state]),
+            **({} if self.limbs_ is None else {"limb_samples": self.limbs_.samples_,
+                                               "limb_bandwidth": np.float64(self.limbs_.bandwidth)}),
         )  # fmt: skip
 
     @classmethod
@@ -394,8 +403,8 @@ class PosePrior:
         if missing := needed - arrays.keys():
             raise PriorFileError(f"{path}: missing arrays {sorted(missing)}")
         version = int(arrays["format_version"])
-        if version != PRIOR_FORMAT_VERSION:
-            raise PriorFileError(f"{path}: prior format version {version}, this code reads {PRIOR_FORMAT_VERSION}")
+        if version not in READABLE_FORMAT_VERSIONS:
+            raise PriorFileError(f"{path}: prior format version {version}, this code reads {READABLE_FORMAT_VERSIONS}")
         file_layout = str(arrays["layout"])
         if file_layout != layout:
             raise PriorFileError(f"{path}: prior is for layout {file_layout!r}, expected {layout!r}")
@@ -417,6 +426,15 @@ class PosePrior:
         prior.bone_lengths_, prior.body_size_ = arrays["bone_lengths"], float(arrays["body_size"])
         prior._mu = means[:, 1:].reshape(k, -1)
         prior._comps = comps[:, :, 3:]
+        prior.limbs_ = None
+        if version >= 2:
+            try:
+                samples, bandwidth = arrays["limb_samples"], float(arrays["limb_bandwidth"])
+                if not (np.all(np.isfinite(samples)) and np.isfinite(bandwidth)):
+                    raise ValueError("limb arrays hold NaN or inf")
+                prior.limbs_ = LimbPrior.from_samples(samples, bandwidth)
+            except (KeyError, ValueError) as exc:
+                raise PriorFileError(f"{path}: bad limb density ({exc})") from exc
         return prior
 
 

@@ -4,8 +4,10 @@ Each stage (Tome et al. style, DESIGN.md §1): lift the current 2D joints with t
 (:class:`pose3d_ros.core.lifting.PoseLifter`), project the 3D pose with the camera, render "projected pose belief
 maps" (:func:`pose3d_ros.core.belief_maps.render_belief_maps`), fuse them with the CNN's belief maps
 (:func:`pose3d_ros.core.fusion.fuse_belief_maps`) and decode the fused maps into the next stage's 2D joints. After
-the last stage the 2D joints are lifted once more (with measured joint depth when a depth image is given) and,
-with depth, fused with the measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
+the last stage the 2D joints are lifted once more, with measured joint depth when a depth image is given: the
+lifter's anatomical step (:mod:`pose3d_ros.core.bone_refinement`) then fits every joint to its depth robustly, and
+a joint counts as measured where the fit rests on its depth. A lifter without that step falls back to fusing the
+lifted pose with the measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
 
 The CNN maps are the bottom-up network's multi-person heatmaps, so each person's fusion runs in a region of
 interest around that person's joints and their projection; channels are matched by joint name (OpenPose-18 ->
@@ -253,7 +255,10 @@ class PriorStages:
         lift = self.lifter.lift(np.nan_to_num(pix16), weights, camera, joint_depth=centre_depth)
         poses = lift.poses.copy()
         measured = np.zeros((n, 16), dtype=bool)
-        if joint_depth is not None:
+        if joint_depth is not None and self.lifter.anatomical is not None:
+            # the lift already fitted every joint to its depth (robustly); measured = the fit rests on the depth
+            measured = self.lifter.anatomical.depth_inliers(poses, centre_depth) & lift.valid[:, None]
+        elif joint_depth is not None:
             for i in range(n):
                 if np.isfinite(poses[i]).all():
                     poses[i], measured[i] = fuse_with_depth(poses[i], pix16[i], joint_depth[i], camera, c16[i])

@@ -1,0 +1,338 @@
+"""Anatomical refinement of lifted poses: every joint free in 3D, held by the 2D evidence, the bone lengths and the
+full prior covariance.
+
+The lifting (:mod:`pose3d_ros.core.lifting`) keeps each pose inside the B-dimensional principal subspace of one
+mixture component. That is what makes the search over components and rotations cheap and robust, but a pose the
+training data never showed cannot be represented there: on held-out clips the subspace alone is 45-60 mm away from
+the truth. A perspective camera sees each joint on a ray; with known bone lengths the depth of a child relative to
+its parent is fixed up to the sign of the bone's tilt (Taylor, CVIU 2000), and the lifted pose tells which sign. So
+here the lifted pose only *initialises* a Gauss-Newton fit over all ``3 J`` coordinates with
+
+* perspective reprojection residuals weighted by the 2D confidences (noise ``sigma`` in normalised image units);
+* bone-length residuals ``(|Y_j - Y_parent| - L_j) / (rel_sigma L_j)`` against the prior's mean bone lengths (the
+  body-size factor of the lift sets the metric scale);
+* the full Gaussian of the chosen PPCA component, ``(Y - mu_k)^T C_k^-1 (Y - mu_k)`` (subspace variances plus the
+  isotropic residual variance), which keeps the pose plausible where the 2D is silent (missing joints, depth);
+* optionally per-joint depth residuals with a Cauchy loss (a joint hidden behind another body part samples the
+  occluder's depth).
+
+Unknowns are the pose in the prior's normalised frame ``Y`` (pelvis at 0, facing the camera) plus the camera-frame
+pelvis position ``t``: ``X_j = g R_y(theta) Y_j + t`` with the lift's rotation ``theta`` and body size ``g`` held
+fixed, so the prior term is the same quadratic form for every person and needs no per-person transform.
+Everything is vectorised over people; one 48 x 48 solve per person and iteration.
+
+References
+----------
+C. J. Taylor, "Reconstruction of articulated objects from point correspondences in a single uncalibrated image",
+CVIU 80(3), 2000.
+D. Tome, C. Russell and L. Agapito, "Lifting from the Deep", CVPR 2017.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pose3d_ros.core.limb_prior import LIMBS, LimbPrior
+from pose3d_ros.core.prior import PosePrior, pose3d16_parents
+
+_MIN_DEPTH_M = 0.1  # a joint closer than this to the camera plane is clamped (keeps the projection finite)
+
+
+def _geman_mcclure(r: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Geman-McClure loss of residuals ``r`` (sigma units) and the square root of its IRLS weight.
+
+    Bounded: a joint whose sampled depth is the occluder's or the background's stops pulling altogether (a Cauchy
+    loss keeps pulling and measurably drags the pose, see ``bench/bench_lifting.py``)."""
+    c2 = scale * scale
+    return c2 * r * r / (c2 + r * r), c2 / (c2 + r * r)
+
+
+@dataclass(frozen=True)
+class BoneRefinementParams:
+    """Weights of the refinement.
+
+    Attributes
+    ----------
+    bone_rel_sigma : float
+        Bone-length tolerance relative to the bone's mean length (people's proportions differ by a few percent).
+    prior_weight : float
+        Multiplies the PPCA log-density term (1 = the fitted Gaussian as it is).
+    n_iterations : int
+        Gauss-Newton steps.
+    depth_noise_m : float
+        Floor of the per-joint depth noise (m, 1 sigma): the depth image sees the skin, the joint centre is behind it
+        by a body-dependent amount.
+    depth_noise_coeff : float
+        Sensor noise growing with the square of the distance, ``sigma_z = c z^2`` (1/m). The default is Kinect v1's
+        random error plus its disparity quantisation (Khoshelham & Elberink 2012; :mod:`pose3d_ros.core.depth`).
+    depth_robust_scale : float
+        Scale of the bounded (Geman-McClure) depth loss, in sigma units.
+    mixture_weight : float
+        Weight of the whole-body mixture log-likelihood against the limb density when choosing limb mirror images.
+    size_sigma : float
+        With depth, the body size is refined too: standard deviation of its log around the lift's estimate.
+    """
+
+    bone_rel_sigma: float = 0.03
+    prior_weight: float = 0.03
+    n_iterations: int = 8
+    depth_noise_m: float = 0.01
+    depth_noise_coeff: float = 1.7e-3
+    depth_robust_scale: float = 1.0
+    mixture_weight: float = 0.3
+    size_sigma: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("bone_rel_sigma", "prior_weight", "depth_noise_m", "depth_robust_scale", "size_sigma"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        for name in ("depth_noise_coeff", "mixture_weight"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if self.n_iterations < 0:
+            raise ValueError(f"n_iterations must be >= 0, got {self.n_iterations}")
+
+    def depth_sigma(self, z: np.ndarray) -> np.ndarray:
+        """Depth noise (m, 1 sigma) at depth ``z``: a floor (joint-centre offset) plus the sensor's ``c z^2``."""
+        return np.sqrt(self.depth_noise_m**2 + (self.depth_noise_coeff * np.square(z)) ** 2)
+
+
+class BoneRefiner:
+    """Refine lifted poses with bone lengths and the full prior covariance (see the module docstring).
+
+    Parameters
+    ----------
+    prior : PosePrior
+        The prior the poses were lifted with (pose3d16 layout).
+    params : BoneRefinementParams, optional
+    limb_prior : LimbPrior, optional
+        Limb density for :meth:`resolve_flips`; default the prior's own (``prior.limbs_``), if it has one.
+    """
+
+    def __init__(self, prior: PosePrior, params: BoneRefinementParams | None = None,
+                 limb_prior: LimbPrior | None = None) -> None:
+        if not hasattr(prior, "means_"):
+            raise ValueError("prior is not fitted")
+        self.params = params or BoneRefinementParams()
+        self._parents = pose3d16_parents()
+        self._child = np.arange(1, len(self._parents))
+        self._bones = np.asarray(prior.bone_lengths_, dtype=np.float64)
+        k, b = prior.variances_.shape
+        j = prior.means_.shape[1]
+        d = 3 * (j - 1)
+        self._mu = np.asarray(prior.means_, dtype=np.float64)[:, 1:].reshape(k, d)
+        u = np.asarray(prior.components_, dtype=np.float64)[:, :, 3:]  # (K, B, D) orthonormal rows
+        noise = np.asarray(prior.noise_variance_, dtype=np.float64)
+        # C^-1 = I / s2 - U^T diag(1 / s2 - 1 / lambda) U  (matrix inversion lemma, exact for PPCA)
+        shrink = 1.0 / noise[:, None] - 1.0 / np.asarray(prior.variances_, dtype=np.float64)
+        self._cinv = np.eye(d)[None] / noise[:, None, None] - np.einsum("kbd,kb,kbe->kde", u, shrink, u)
+        # bone-residual Jacobian pattern: bone i (child c = i + 1, parent p) against the 15 non-root joints
+        inc = np.zeros((j - 1, j - 1))
+        inc[np.arange(j - 1), self._child - 1] = 1.0
+        has_parent = self._parents[self._child] > 0
+        inc[np.flatnonzero(has_parent), self._parents[self._child][has_parent] - 1] = -1.0
+        self._incidence = inc  # (15 bones, 15 joints)
+        self._prior = prior
+        self._limb_prior = getattr(prior, "limbs_", None) if limb_prior is None else limb_prior
+        self._limbs = list(LIMBS.values())
+
+    def resolve_flips(self, poses: np.ndarray, xn: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Choose, limb by limb, the depth sign of the limb's two outer bones that the evidence favours.
+
+        A joint seen in 2D lies on its pixel ray at a bone length from its parent: twice, in front of or behind the
+        point of the ray nearest to the parent, and 2D cannot tell which. For each arm and leg the four sign
+        combinations of (upper bone, lower bone) are made by mirroring the joint along its ray about that point
+        (the joints further out move with it), and scored by the limb density (:class:`LimbPrior`, when the prior
+        has one), ``mixture_weight`` times the whole-body mixture log-likelihood, and the measured joint depths.
+        The current configuration is one of the four, so a limb only changes when a mirror image scores better.
+
+        Parameters
+        ----------
+        poses : (P, J, 3) ndarray
+            Camera-frame poses whose seen joints lie close to their rays (e.g. after :meth:`refine`).
+        xn : (P, J, 2) ndarray
+            Normalised image coordinates.
+        w : (P, J) ndarray
+            2D confidences; joints with 0 are never mirrored (they have no ray).
+
+        Returns
+        -------
+        poses : (P, J, 3) ndarray
+        """
+        p = len(poses)
+        out = np.array(poses, dtype=np.float64)
+        if p == 0:
+            return out
+        rays = np.concatenate([xn, np.ones(xn.shape[:2] + (1,))], -1)
+        rr = (rays * rays).sum(-1)  # (P, J)
+        combos = ((False, False), (True, False), (False, True), (True, True))
+        for li, (_, mid, end) in enumerate(self._limbs):
+            cand = np.repeat(out[:, None], len(combos), 1)  # (P, 4, J, 3)
+            for ci, flips in enumerate(combos):
+                pose = cand[:, ci]
+                for joint, flip in zip((mid, end), flips, strict=True):
+                    if not flip:
+                        continue
+                    par, ray = self._parents[joint], rays[:, joint]
+                    # the two sphere-ray intersections lie symmetric about the ray point nearest to the parent
+                    centre = (pose[:, par] * ray).sum(-1) / rr[:, joint]
+                    along = (pose[:, joint] * ray).sum(-1) / rr[:, joint]
+                    shift = np.where(w[:, joint] > 0, 2.0 * (centre - along), 0.0)[:, None] * ray
+                    moved = [joint] if joint == end else [mid, end]
+                    pose[:, moved] += shift[:, None]
+            score = np.zeros((p, len(combos)))
+            if self.params.mixture_weight > 0:
+                mix = self._prior.score_samples(cand.reshape(-1, *out.shape[1:])).reshape(p, len(combos))
+                score += self.params.mixture_weight * np.where(np.isfinite(mix), mix, -np.inf)
+            if self._limb_prior is not None:
+                score += self._limb_prior.score_limbs(cand, [li])[..., 0]
+            out = cand[np.arange(p), score.argmax(1)]
+        return out
+
+    def depth_inliers(self, poses: np.ndarray, joint_depth: np.ndarray, max_sigma: float = 2.0) -> np.ndarray:
+        """Joints whose refined depth agrees with their measured depth within ``max_sigma`` noise sigmas.
+
+        Parameters
+        ----------
+        poses : (P, J, 3) ndarray
+            Refined poses (camera frame).
+        joint_depth : (P, J) ndarray
+            Joint-centre depths (m), NaN where unknown.
+
+        Returns
+        -------
+        measured : (P, J) bool ndarray
+            True where the position rests on the depth measurement, False where the prior and bones placed it.
+        """
+        ok = np.isfinite(joint_depth) & np.isfinite(poses[..., 2])
+        z = np.where(ok, joint_depth, 1.0)
+        with np.errstate(invalid="ignore"):
+            return ok & (np.abs(poses[..., 2] - z) <= max_sigma * self.params.depth_sigma(z))
+
+    def refine(self, poses: np.ndarray, component: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
+               xn: np.ndarray, w: np.ndarray, sigma: np.ndarray | float,
+               joint_depth: np.ndarray | None = None) -> np.ndarray:
+        """Refine P lifted poses.
+
+        Parameters
+        ----------
+        poses : (P, J, 3) ndarray
+            Lifted poses, camera optical frame (metres), finite.
+        component, rotation, scale : (P,) ndarrays
+            The lift's mixture component, rotation about the vertical axis (rad) and body-size factor.
+        xn : (P, J, 2) ndarray
+            Normalised image coordinates ``((u - cx) / fx, (v - cy) / fy)`` (any value where ``w`` is 0).
+        w : (P, J) ndarray
+            2D confidences in [0, 1]; 0 = missing.
+        sigma : float or (P,) ndarray
+            2D noise, normalised image units.
+        joint_depth : (P, J) ndarray, optional
+            Joint-centre depths (m), NaN where unknown.
+
+        Returns
+        -------
+        refined : (P, J, 3) ndarray
+            Camera-frame poses; a person whose fit did not stay finite keeps its lifted pose.
+        """
+        par = self.params
+        p, j = poses.shape[:2]
+        if p == 0:
+            return poses.copy()
+        d = 3 * (j - 1)
+        g = np.asarray(scale, dtype=np.float64)
+        c, s = np.cos(rotation), np.sin(rotation)
+        # R_y(theta): x' = c x + s z, z' = -s x + c z  (as prior.rotate_y)
+        rot = np.zeros((p, 3, 3))
+        rot[:, 0, 0], rot[:, 0, 2], rot[:, 1, 1], rot[:, 2, 0], rot[:, 2, 2] = c, s, 1.0, -s, c
+        t = poses[:, 0].copy()
+        y = np.einsum("pai,pja->pji", rot, poses[:, 1:] - t[:, None]) / g[:, None, None]  # R^T (X - t) / g
+        mu, cinv = self._mu[component], self._cinv[component] * par.prior_weight  # (P, D), (P, D, D)
+        sw = np.sqrt(np.clip(w, 0.0, None)) / np.broadcast_to(np.asarray(sigma, dtype=np.float64), (p,))[:, None]
+        bone_w = 1.0 / (par.bone_rel_sigma * self._bones)  # (15,)
+        dw = None
+        if joint_depth is not None:
+            ok = np.isfinite(joint_depth) & (w > 0)
+            dw = ok / par.depth_sigma(np.where(ok, joint_depth, 0.0))
+            dz = np.where(ok, joint_depth, 0.0)
+        # log body-size correction: free with depth (depth measures size), pinned without (2D cannot tell size)
+        size_w = 1.0 / par.size_sigma if joint_depth is not None else 1e3
+        log_size = np.zeros(p)
+        n_par = d + 4  # Y_1..Y_15, t, log size
+        nz = np.arange(1, j)
+        best, best_cost = (y.copy(), t.copy(), log_size.copy()), np.full(p, np.inf)
+        for it in range(par.n_iterations + 1):
+            gr = (g * np.exp(log_size))[:, None, None] * rot  # dX_j / dY_j (P, 3, 3)
+            rel = np.concatenate([np.zeros((p, 1, 3)), np.einsum("pik,pjk->pji", gr, y)], 1)  # X - t, (P, J, 3)
+            x = rel + t[:, None]
+            z = np.maximum(x[..., 2], _MIN_DEPTH_M)
+            u, v = x[..., 0] / z, x[..., 1] / z
+            r_u, r_v = (u - xn[..., 0]) * sw, (v - xn[..., 1]) * sw
+            bone = y - np.concatenate([np.zeros((p, 1, 3)), y], 1)[:, self._parents[self._child]]  # (P, 15, 3)
+            length = np.maximum(np.linalg.norm(bone, axis=-1), 1e-9)
+            r_b = (length - self._bones) * bone_w
+            r_s = log_size * size_w
+            dev = y.reshape(p, d) - mu
+            cost = (r_u**2).sum(1) + (r_v**2).sum(1) + (r_b**2).sum(1) + r_s**2 + np.einsum("pd,pde,pe->p", dev,
+                                                                                              cinv, dev)
+            if dw is not None:
+                r_raw = (x[..., 2] - dz) * dw
+                loss, rw = _geman_mcclure(r_raw, par.depth_robust_scale)
+                cost += loss.sum(1)
+            better = np.isfinite(cost) & (cost < best_cost)
+            best_cost = np.where(better, cost, best_cost)
+            for kept, now in zip(best, (y, t, log_size), strict=True):
+                kept[better] = now[better]
+            if it == par.n_iterations:
+                break
+            # Jacobian rows: projection (u, v per joint), bones, size, depths; columns: Y (D), t (3), log size
+            iz = (sw / z)[..., None]  # (P, J, 1)
+            ju = np.zeros((p, j, 3))
+            ju[..., 0], ju[..., 2] = 1.0, -u
+            jv = np.zeros((p, j, 3))
+            jv[..., 1], jv[..., 2] = 1.0, -v
+            ju, jv = ju * iz, jv * iz  # d r / d X_j, (P, J, 3)
+            jac_y = np.zeros((p, 2 * j, j - 1, 3))
+            jac_y[:, nz, nz - 1] = np.einsum("pja,pab->pjb", ju[:, 1:], gr)
+            jac_y[:, j + nz, nz - 1] = np.einsum("pja,pab->pjb", jv[:, 1:], gr)
+            jac_t = np.concatenate([ju, jv], 1)
+            jac_s = np.concatenate([(ju * rel).sum(-1), (jv * rel).sum(-1)], 1)[..., None]  # dX/dlog g = X - t
+            blocks = [np.concatenate([jac_y.reshape(p, 2 * j, d), jac_t, jac_s], 2)]
+            unit = bone / length[..., None] * bone_w[:, None]  # (P, 15, 3)
+            jac_b = (self._incidence[None, :, :, None] * unit[:, :, None, :]).reshape(p, j - 1, d)
+            blocks.append(np.concatenate([jac_b, np.zeros((p, j - 1, 4))], 2))
+            size_row = np.zeros((p, 1, n_par))
+            size_row[:, 0, -1] = size_w
+            blocks.append(size_row)
+            res = [r_u, r_v, r_b, r_s[:, None]]
+            if dw is not None:
+                scale_d = dw * rw  # (P, J)
+                jd_y = np.zeros((p, j, j - 1, 3))
+                jd_y[:, nz, nz - 1] = gr[:, None, 2, :] * scale_d[:, 1:, None]
+                jd_rest = np.zeros((p, j, 4))
+                jd_rest[..., 2] = scale_d
+                jd_rest[..., 3] = rel[..., 2] * scale_d
+                blocks.append(np.concatenate([jd_y.reshape(p, j, d), jd_rest], 2))
+                res.append(r_raw * rw)
+            jfull = np.concatenate(blocks, 1)
+            rfull = np.concatenate(res, 1)
+            hess = np.swapaxes(jfull, 1, 2) @ jfull
+            grad = (np.swapaxes(jfull, 1, 2) @ rfull[..., None])[..., 0]
+            hess[:, :d, :d] += cinv
+            grad[:, :d] += (cinv @ dev[..., None])[..., 0]
+            diag = np.arange(n_par)
+            hess[:, diag, diag] += 1e-3 * hess[:, diag, diag] + 1e-9  # Levenberg damping
+            step = np.linalg.solve(hess, -grad[..., None])[..., 0]
+            y = y + step[:, :d].reshape(p, j - 1, 3)
+            t = t + step[:, d : d + 3]
+            t[:, 2] = np.maximum(t[:, 2], 2 * _MIN_DEPTH_M)
+            log_size = np.clip(log_size + step[:, -1], -0.5, 0.5)
+        y, t, log_size = best
+        gr = (g * np.exp(log_size))[:, None, None] * rot
+        out = np.concatenate([t[:, None], np.einsum("pik,pjk->pji", gr, y) + t[:, None]], 1)
+        keep = ~np.isfinite(out).all((1, 2))
+        out[keep] = poses[keep]
+        return out
