@@ -7,13 +7,21 @@ distances and camera pitches. Conditions:
 
 (a) ground-truth 2D projections;
 (b) 2D noise of 5 / 10 / 20 px (Gaussian, per coordinate) with 20 % of the joints dropped;
-(c) simulated Kinect v1 depth (capsule body rendering, disparity noise, quantisation, holes:
-    ``core.depth.simulate_kinect_depth``), joint depths sampled with ``core.depth.sample_joint_depth``.
+(c) simulated Kinect v1 depth (capsule body rendering, disparity noise, quantisation, holes, the sensor's 4.5 m
+    range: ``core.depth.simulate_kinect_depth``), joint depths sampled with ``core.depth.sample_joint_depth``;
+(d) as (c) with 5 px 2D noise.
+
+Lifters: the default (subspace search + perspective refinement; with joint depths also the anatomical step of
+``core.bone_refinement``: bone lengths, full prior covariance, robust depth residuals, body size), the Gauss-Newton
+refinement, and ``precise_2d`` (the anatomical step and limb mirror-image choice without depth too, for precise 2D).
+Their settings were chosen on *validation* clips (run, kick, spinkick) with a prior trained without them
+(``bench/tune_refinement.py``), never on the test clips here.
 
 Baselines without the prior, in the same run: the nearest-neighbour training pose (the prior's training clips,
 mirrored too, under the best of 36 headings and a weak-perspective scale / translation fit), and for (c) plain
-back-projection of the sampled joint depths. Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE
-(after a similarity Procrustes alignment) and, where metric position matters, the absolute camera-frame error.
+back-projection of the sampled joint depths; the previous depth path (subspace lift + ``fuse_with_depth``) for
+(c)/(d). Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE (after a similarity Procrustes alignment)
+and, where metric position matters, the absolute camera-frame error.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run, ~2 min on 2 cores
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py --quick    # fewer poses / views
@@ -147,24 +155,22 @@ def summarise(name: str, method: str, pred: np.ndarray, gt: np.ndarray, valid: n
     return row
 
 
-def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn: NearestNeighbour, gt: np.ndarray,
-                 cam: PinholeCamera, rng: np.random.Generator, depth_step: int) -> list[dict]:
+def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: NearestNeighbour, gt: np.ndarray,
+                 cam: PinholeCamera, rng: np.random.Generator, depth_step: int) -> tuple[list[dict], list[dict]]:
+    """Rows of the accuracy table and, for the default lifter with depth, one row per camera distance."""
     rows = []
     pix = project(gt, cam)
     ones = np.ones(gt.shape[:2])
-    rows.append(summarise("(a) GT 2D", "prior lifting (default: linear refinement)", lifter.lift(pix, ones, cam).poses,
-                          gt))
-    rows.append(summarise("(a) GT 2D", "prior lifting, Gauss-Newton refinement", lifter_gn.lift(pix, ones, cam).poses,
-                          gt))
+    for method, lifter in lifters.items():
+        rows.append(summarise("(a) GT 2D", method, lifter.lift(pix, ones, cam).poses, gt))
     rows.append(summarise("(a) GT 2D", "nearest neighbour (no prior)", nn.lift(pix, ones, cam), gt))
     for noise in (5.0, 10.0, 20.0):
         noisy = pix + noise * rng.standard_normal(pix.shape)
         conf = (rng.random(ones.shape) >= 0.2).astype(np.float64)
         name = f"(b) {noise:.0f} px + 20% dropped"
-        res = lifter.lift(noisy, conf, cam)
-        rows.append(summarise(name, "prior lifting (default: linear refinement)", res.poses, gt, res.valid))
-        res = lifter_gn.lift(noisy, conf, cam)
-        rows.append(summarise(name, "prior lifting, Gauss-Newton refinement", res.poses, gt, res.valid))
+        for method, lifter in lifters.items():
+            res = lifter.lift(noisy, conf, cam)
+            rows.append(summarise(name, method, res.poses, gt, res.valid))
         rows.append(summarise(name, "nearest neighbour (no prior)", nn.lift(noisy, conf, cam), gt))
 
     # (c) depth: one rendered Kinect frame per pose (subsampled: rendering dominates the bench time)
@@ -173,45 +179,53 @@ def run_accuracy(prior: PosePrior, lifter: PoseLifter, lifter_gn: PoseLifter, nn
     zs = np.stack([sample_joint_depth(simulate_kinect_depth(p, cam, rng), sub_pix[i]) for i, p in enumerate(sub)])
     ones = np.ones(sub.shape[:2])
     centre_z = zs + JOINT_SURFACE_DEPTH_M  # sampled depth is the body surface; the joint is behind it
-    res_d = lifter.lift(sub_pix, ones, cam, joint_depth=centre_z)  # refine="auto": Gauss-Newton with depth
-    fused = np.stack([fuse_with_depth(res_d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
-    res_2d = lifter.lift(sub_pix, ones, cam)  # linear refinement, depth used only by the fusion
-    fused_2d = np.stack([fuse_with_depth(res_2d.poses[i], sub_pix[i], zs[i], cam, ones[i])[0]
-                         for i in range(len(sub))])
+    default = lifters["prior lifting (default)"]
+    by_distance = []
+    for name, uv in (("(c) GT 2D + Kinect depth", sub_pix),
+                     ("(d) 5 px 2D noise + Kinect depth", sub_pix + 5.0 * rng.standard_normal(sub_pix.shape))):
+        res_d = default.lift(uv, ones, cam, joint_depth=centre_z)
+        rows.append(summarise(name, "prior lifting with joint depths (default: + anatomical refinement)", res_d.poses,
+                              sub, res_d.valid))
+        res_s = subspace.lift(uv, ones, cam, joint_depth=centre_z)
+        fused = np.stack([fuse_with_depth(res_s.poses[i], uv[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
+        rows.append(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
+                              sub, res_s.valid))
+        if name.startswith("(c)"):
+            for dist in np.unique(np.round(sub[:, 0, 2])):
+                near = np.abs(sub[:, 0, 2] - dist) < 0.5
+                by_distance.append(summarise(f"{dist:.1f} m", "default", res_d.poses[near], sub[near],
+                                             res_d.valid[near]) | {"coverage": float(np.isfinite(zs[near]).mean())})
     rays = np.concatenate([(sub_pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy], np.ones(sub_pix.shape[:2] + (1,))], -1)
     back = rays * centre_z[..., None]  # depth-only: back-projected joint pixels + surface offset, NaN where no depth
-    name = "(c) GT 2D + Kinect depth"
-    rows.append(summarise(name, "prior lifting with joint depths (default: Gauss-Newton)", res_d.poses, sub,
-                          res_d.valid))
-    rows.append(summarise(name, "prior lifting with joint depths + fuse_with_depth", fused, sub, res_d.valid))
-    rows.append(summarise(name, "prior lifting (2D only) + fuse_with_depth", fused_2d, sub, res_2d.valid))
     # depth-only: joints without depth are missing (not guessed); MPJPE over the measured joints of poses whose pelvis
     # was measured, PA-MPJPE not defined with holes
     ok = np.isfinite(back[:, 0]).all(-1)
     rel = np.linalg.norm((back - back[:, :1]) - (sub - sub[:, :1]), axis=-1)[ok]
-    rows.append({"condition": name, "method": "depth-only back-projection (no prior)", "n": int(len(sub)),
-                 "valid_fraction": float(ok.mean()), "mpjpe_mm": 1000 * float(np.nanmean(rel)),
+    rows.append({"condition": "(c) GT 2D + Kinect depth", "method": "depth-only back-projection (no prior)",
+                 "n": int(len(sub)), "valid_fraction": float(ok.mean()), "mpjpe_mm": 1000 * float(np.nanmean(rel)),
                  "pa_mpjpe_mm": float("nan"), "abs_mm": 1000 * float(np.nanmean(np.linalg.norm(back - sub, axis=-1))),
                  "joint_coverage": float(np.isfinite(zs).mean())})
-    return rows
+    return rows, by_distance
 
 
-def run_timing(lifter: PoseLifter, gt: np.ndarray, cam: PinholeCamera, repeats: int) -> list[dict]:
+def run_timing(name: str, lifter: PoseLifter, gt: np.ndarray, cam: PinholeCamera, repeats: int,
+               with_depth: bool = False) -> list[dict]:
     pix = project(gt, cam)
     rows = []
     for people in (1, 3, 10):
         times, cpu = [], []
         for r in range(repeats):
             idx = (np.arange(people) + r * people) % len(gt)
+            depth = gt[idx, :, 2] if with_depth else None
             t0, c0 = time.perf_counter(), time.thread_time()
-            lifter.lift(pix[idx], np.ones((people, 16)), cam)
+            lifter.lift(pix[idx], np.ones((people, 16)), cam, joint_depth=depth)
             times.append((time.perf_counter() - t0) * 1000)
             cpu.append((time.thread_time() - c0) * 1000)
         t = np.array(times)
         med, p95 = float(np.median(t)), float(np.percentile(t, 95))
         # CPU time of this thread: what the lift costs on one core, unaffected by other processes on the machine
         cpu_med = float(np.median(cpu))
-        rows.append({"refine": lifter.refine, "people": people, "frame_median_ms": med, "frame_p95_ms": p95,
+        rows.append({"lifter": name, "people": people, "frame_median_ms": med, "frame_p95_ms": p95,
                      "person_median_ms": med / people, "person_p95_ms": p95 / people,
                      "person_cpu_median_ms": cpu_med / people})
     return rows
@@ -242,14 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     distances = DISTANCES_M[1:2] if args.quick else DISTANCES_M
     gt, _ = make_views(test, rng, distances, PITCHES_DEG)
     cam = PinholeCamera.default(640, 480)
-    lifter = PoseLifter(prior)
-    lifter_gn = PoseLifter(prior, refine="gauss-newton")
+    lifters = {
+        "prior lifting (default)": PoseLifter(prior),
+        "prior lifting, Gauss-Newton refinement": PoseLifter(prior, refine="gauss-newton"),
+        "prior lifting, precise_2d (anatomical step without depth)": PoseLifter(prior, precise_2d=True),
+    }
+    subspace = PoseLifter(prior, anatomical=None)
     nn = NearestNeighbour(np.concatenate([train, mirror(train)]), prior.body_size_)
 
     t0 = time.perf_counter()
-    acc = [] if args.timing_only else run_accuracy(prior, lifter, lifter_gn, nn, gt, cam, rng, args.depth_step)
+    acc, by_distance = ([], []) if args.timing_only else run_accuracy(lifters, subspace, nn, gt, cam, rng,
+                                                                      args.depth_step)
     repeats = 50 if args.quick else args.repeats
-    timing = run_timing(lifter, gt, cam, repeats) + run_timing(lifter_gn, gt, cam, repeats)
+    timing = (run_timing("default (2D only)", lifters["prior lifting (default)"], gt, cam, repeats)
+              + run_timing("default with joint depths", lifters["prior lifting (default)"], gt, cam, repeats, True)
+              + run_timing("precise_2d", lifters["prior lifting, precise_2d (anatomical step without depth)"], gt,
+                           cam, repeats))
     elapsed = time.perf_counter() - t0
 
     print(f"## Lifting on held-out clips {', '.join(args.held_out)} ({len(gt)} views of {len(test)} poses; "
@@ -260,19 +282,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['condition']} | {r['method']} | {r.get('mpjpe_mm', float('nan')):.1f} | "
               f"{r.get('pa_mpjpe_mm', float('nan')):.1f} | {r.get('abs_mm', float('nan')):.1f} | "
               f"{r['valid_fraction']:.2f} |")
+    if by_distance:
+        print("\n(c) by camera distance (default lifter with joint depths):\n")
+        print("| distance | views | depth coverage | MPJPE mm | PA-MPJPE mm | abs. error mm |")
+        print("|---|---|---|---|---|---|")
+        for r in by_distance:
+            print(f"| {r['condition']} | {r['n']} | {r['coverage']:.2f} | {r.get('mpjpe_mm', float('nan')):.1f} | "
+                  f"{r.get('pa_mpjpe_mm', float('nan')):.1f} | {r.get('abs_mm', float('nan')):.1f} |")
     print(f"\n## Lifting time (one core, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, K={len(prior.weights_)}, "
-          f"B={prior.variances_.shape[1]}, {lifter.n_rotations} rotations)\n")
-    print("| refinement | people / frame | frame median ms | frame p95 ms | per person median ms | per person p95 ms "
+          f"B={prior.variances_.shape[1]}, {lifters['prior lifting (default)'].n_rotations} rotations)\n")
+    print("| lifter | people / frame | frame median ms | frame p95 ms | per person median ms | per person p95 ms "
           "| per person CPU median ms |")
     print("|---|---|---|---|---|---|---|")
     for r in timing:
-        print(f"| {r['refine']} | {r['people']} | {r['frame_median_ms']:.2f} | {r['frame_p95_ms']:.2f} | "
+        print(f"| {r['lifter']} | {r['people']} | {r['frame_median_ms']:.2f} | {r['frame_p95_ms']:.2f} | "
               f"{r['person_median_ms']:.2f} | {r['person_p95_ms']:.2f} | {r['person_cpu_median_ms']:.2f} |")
     print(f"\nload average during the run: {os.getloadavg()} on {os.cpu_count()} cores (wall times suffer when "
           "other processes compete; the CPU column does not)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
-        "held_out": args.held_out, "n_views": int(len(gt)), "accuracy": acc, "timing": timing,
+        "held_out": args.held_out, "n_views": int(len(gt)), "accuracy": acc, "by_distance": by_distance,
+        "timing": timing,
         "prior": str(args.prior or default_prior_path()), "machine": platform.platform(),
         "processor": platform.processor(), "elapsed_s": elapsed,
     }, indent=2))

@@ -40,13 +40,22 @@ from pose3d_ros.core.prior import PosePrior, pose3d16_parents
 _MIN_DEPTH_M = 0.1  # a joint closer than this to the camera plane is clamped (keeps the projection finite)
 
 
-def _geman_mcclure(r: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def geman_mcclure(r: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Geman-McClure loss of residuals ``r`` (sigma units) and the square root of its IRLS weight.
 
     Bounded: a joint whose sampled depth is the occluder's or the background's stops pulling altogether (a Cauchy
     loss keeps pulling and measurably drags the pose, see ``bench/bench_lifting.py``)."""
     c2 = scale * scale
     return c2 * r * r / (c2 + r * r), c2 / (c2 + r * r)
+
+
+def _ray_point(parent: np.ndarray, ray: np.ndarray, length: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """The point of ``ray`` (P, 3; through the camera centre) ``length`` away from ``parent``: the far or the near
+    of the two, or the ray point nearest to ``parent`` when the ray passes further away than ``length``."""
+    rr = (ray * ray).sum(-1)
+    centre = (parent * ray).sum(-1) / rr
+    half = np.sqrt(np.maximum(centre**2 - ((parent * parent).sum(-1) - length**2) / rr, 0.0))
+    return (centre + np.where(far, half, -half))[:, None] * ray
 
 
 @dataclass(frozen=True)
@@ -170,20 +179,22 @@ class BoneRefiner:
         rays = np.concatenate([xn, np.ones(xn.shape[:2] + (1,))], -1)
         rr = (rays * rays).sum(-1)  # (P, J)
         combos = ((False, False), (True, False), (False, True), (True, True))
-        for li, (_, mid, end) in enumerate(self._limbs):
+        for li, (root, mid, end) in enumerate(self._limbs):
             cand = np.repeat(out[:, None], len(combos), 1)  # (P, 4, J, 3)
-            for ci, flips in enumerate(combos):
+            seen_mid, seen_end = w[:, mid] > 0, w[:, end] > 0
+            # which of its two ray points the end joint is on now (farther along its ray than the mid's nearest)
+            end_far = (out[:, end] * rays[:, end]).sum(-1) > (out[:, mid] * rays[:, end]).sum(-1)
+            lower = np.linalg.norm(out[:, end] - out[:, mid], axis=-1)
+            for ci, (flip_mid, flip_end) in enumerate(combos):
                 pose = cand[:, ci]
-                for joint, flip in zip((mid, end), flips, strict=True):
-                    if not flip:
-                        continue
-                    par, ray = self._parents[joint], rays[:, joint]
-                    # the two sphere-ray intersections lie symmetric about the ray point nearest to the parent
-                    centre = (pose[:, par] * ray).sum(-1) / rr[:, joint]
-                    along = (pose[:, joint] * ray).sum(-1) / rr[:, joint]
-                    shift = np.where(w[:, joint] > 0, 2.0 * (centre - along), 0.0)[:, None] * ray
-                    moved = [joint] if joint == end else [mid, end]
-                    pose[:, moved] += shift[:, None]
+                if flip_mid:  # the mirror image of the mid joint on its ray; the end joint follows it
+                    centre = (pose[:, root] * rays[:, mid]).sum(-1) / rr[:, mid]
+                    along = (pose[:, mid] * rays[:, mid]).sum(-1) / rr[:, mid]
+                    shift = np.where(seen_mid, 2.0 * (centre - along), 0.0)[:, None] * rays[:, mid]
+                    pose[:, [mid, end]] += shift[:, None]
+                if flip_mid or flip_end:  # the end joint back on its ray, a lower-bone length from the mid
+                    placed = _ray_point(pose[:, mid], rays[:, end], lower, end_far ^ flip_end)
+                    pose[:, end] = np.where(seen_end[:, None], placed, pose[:, end])
             score = np.zeros((p, len(combos)))
             if self.params.mixture_weight > 0:
                 mix = self._prior.score_samples(cand.reshape(-1, *out.shape[1:])).reshape(p, len(combos))
@@ -280,7 +291,7 @@ class BoneRefiner:
                                                                                               cinv, dev)
             if dw is not None:
                 r_raw = (x[..., 2] - dz) * dw
-                loss, rw = _geman_mcclure(r_raw, par.depth_robust_scale)
+                loss, rw = geman_mcclure(r_raw, par.depth_robust_scale)
                 cost += loss.sum(1)
             better = np.isfinite(cost) & (cost < best_cost)
             best_cost = np.where(better, cost, best_cost)

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pose3d_ros.core.bone_refinement import BoneRefinementParams, BoneRefiner
+from pose3d_ros.core.bone_refinement import BoneRefinementParams, BoneRefiner, geman_mcclure
 from pose3d_ros.core.prior import PosePrior, pose3d16_parents, rotate_y
 
 #: the anatomical refinement's settings unless told otherwise (frozen dataclass: shared safely)
 DEFAULT_ANATOMICAL = BoneRefinementParams()
 _MIN_DEPTH_M = 0.1  # points closer than this to the camera plane are clamped (keeps the projection finite)
-_DEPTH_CAUCHY = 2.0  # scale of the robust depth loss, in units of depth_noise_m
+_DEPTH_ROBUST_SCALE = 3.0  # Geman-McClure scale of the depth residuals, in units of depth_noise_m (validation clips)
 
 
 @dataclass
@@ -483,12 +483,12 @@ class PoseLifter:
             r_u, r_v = (u - xu) * sw, (v - xv) * sw
             cost = (r_u**2).sum(1) + (r_v**2).sum(1) + (coef**2 * inv_var).sum(1) + logsize**2 * inv_size_var
             if dw is not None:
-                # Cauchy-robust depth residuals (IRLS): a joint hidden behind another body part samples the
+                # robust depth residuals (IRLS, bounded loss): a joint hidden behind another body part samples the
                 # occluder's depth, which must not drag the pose along
                 r_raw = (pz - d_) * dw
-                rw = 1.0 / np.sqrt(1.0 + (r_raw / _DEPTH_CAUCHY) ** 2)
+                loss, rw = geman_mcclure(r_raw, _DEPTH_ROBUST_SCALE)
                 r_d = r_raw * rw
-                cost += (_DEPTH_CAUCHY**2 * np.log1p((r_raw / _DEPTH_CAUCHY) ** 2)).sum(1)
+                cost += loss.sum(1)
             better = cost < best_cost
             best_cost = np.where(better, cost, best_cost)
             best[better] = np.concatenate([coef, theta[:, None], t, logsize[:, None]], 1)[better]
