@@ -115,6 +115,24 @@ def test_lift_with_depth_marks_measured_joints(tmp_path, scene):
     assert np.linalg.norm(pose - scene[0], axis=-1).mean() < 0.08
 
 
+def test_lift_precise_2d_runs_the_bone_length_refinement(tmp_path, scene):
+    src = tmp_path / "2d.jsonl"
+    src.write_text(json.dumps({"frame": 0, "people": _coco_people(scene)}) + "\n")
+    poses = {}
+    for flag in ([], ["--precise-2d"]):
+        out = tmp_path / f"3d{len(flag)}.jsonl"
+        assert main(["lift", "--input", str(src), "--output", str(out), *flag]) == 0
+        skel = _read(out)[0]["skeletons"][0]
+        poses[len(flag)] = np.array([skel["joints"][n] for n in JOINT_NAMES])
+    assert np.isfinite(poses[1]).all()
+    assert np.abs(poses[1] - poses[0]).max() > 0.01
+    # the refined skeleton has the prior's bone proportions: left and right limbs equally long
+    from pose3d_ros.core.prior import bone_lengths
+
+    bones = bone_lengths(poses[1][None])[0]
+    assert bones[4] == pytest.approx(bones[7], rel=0.1) and bones[10] == pytest.approx(bones[13], rel=0.1)
+
+
 def test_train_prior_from_jsonl_and_csv(tmp_path):
     walk = load_mocap_clips()["walk"].astype(np.float64)
     with (tmp_path / "rec.jsonl").open("w") as fh:

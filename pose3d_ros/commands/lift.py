@@ -12,7 +12,9 @@ Output, one line per input frame (the ``estimate`` format): ``{"frame": i, "skel
 People whose 2D is unusable (too few joints) are left out, never written with NaN.
 
 ``--depth DIR``: registered depth images, one per frame in name order (16-bit PNG in millimetres, or ``.npy`` in
-metres); joint depths are sampled robustly and fused with the lifted pose (measured joints keep their depth).
+metres); joint depths are sampled robustly and every joint is fitted to its depth (robust loss, bone lengths,
+prior); ``measured`` says which joints rest on their depth. ``--precise-2d``: for exact 2D (ground truth, mocap
+markers) the bone-length refinement runs without depth too.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", type=Path, default=None, help="directory of registered depth images")
     parser.add_argument("--prior", type=Path, default=None, help="prior .npz (default: the shipped one)")
     parser.add_argument("--min-confidence", type=float, default=0.05, help="2D joints below this are missing")
+    parser.add_argument("--precise-2d", action="store_true",
+                        help="the 2D is precise (ground truth, markers): bone-length refinement without depth too "
+                             "(hurts with detector noise of 10 px)")
 
 
 def _read_jsonl(path: Path, layout) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -121,9 +126,10 @@ def _read_depth(path: Path) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from pose3d_ros.core.camera import PinholeCamera, load_camera_yaml
-    from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth, sample_joint_depth
+    from pose3d_ros.core.depth import sample_joint_depth
     from pose3d_ros.core.lifting import PoseLifter
     from pose3d_ros.core.prior import PosePrior, default_prior_path
+    from pose3d_ros.core.rgbd_lift import lift_with_depth
     from pose3d_ros.core.skeleton import JOINT_NAMES, convert, get_layout
 
     try:
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    lifter = PoseLifter(prior)
+    lifter = PoseLifter(prior, precise_2d=args.precise_2d)
     out = sys.stdout if str(args.output) == "-" else args.output.open("w")
     n_people = 0
     try:
@@ -153,12 +159,9 @@ def run(args: argparse.Namespace) -> int:
                 if depth_files is not None and i < len(depth_files):
                     depth = _read_depth(depth_files[i])
                     zs = np.stack([sample_joint_depth(depth, np.nan_to_num(q, nan=-1.0)) for q in uv])
-                # sampled depth is the body surface; the joint centre lies JOINT_SURFACE_DEPTH_M behind it
-                res = lifter.lift(uv, c, camera, joint_depth=None if zs is None else zs + JOINT_SURFACE_DEPTH_M)
+                res, poses, measured_all = lift_with_depth(lifter, uv, c, camera, zs)
                 for p in np.flatnonzero(res.valid):
-                    pose, measured = res.poses[p], np.zeros(len(JOINT_NAMES), dtype=bool)
-                    if zs is not None:
-                        pose, measured = fuse_with_depth(pose, uv[p], zs[p], camera, c[p])
+                    pose, measured = poses[p], measured_all[p]
                     skeletons.append({
                         "id": int(p),
                         "confidence": round(float(c[p].mean()), 4),

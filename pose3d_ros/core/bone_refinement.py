@@ -85,7 +85,7 @@ class BoneRefinementParams:
     """
 
     bone_rel_sigma: float = 0.03
-    prior_weight: float = 0.03
+    prior_weight: float = 0.01
     n_iterations: int = 8
     depth_noise_m: float = 0.01
     depth_noise_coeff: float = 1.7e-3

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from pose3d_ros.core.limb_prior import LIMBS, torso_frames
 from pose3d_ros.core.prior import pose3d16_mirror_index, pose3d16_parents, rotate_y
 
-# Limbs as (root, middle, end) joints of the pose3d16 layout; the middle joint is a hinge (elbow / knee).
-LIMBS = {"left_arm": (4, 5, 6), "right_arm": (7, 8, 9), "left_leg": (10, 11, 12), "right_leg": (13, 14, 15)}
 _MAX_FLEXION = np.deg2rad(160.0)  # elbow / knee: 0 = straight, no hyperextension
 _PARENTS = pose3d16_parents()
 
@@ -63,16 +62,6 @@ def tilt(poses: np.ndarray, rng: np.random.Generator, max_deg: float = 15.0) -> 
     return np.einsum("nij,nkj->nki", rz @ rx, x - root) + root
 
 
-def _torso_frames(x: np.ndarray) -> np.ndarray:
-    """Orthonormal torso frames (N, 3, 3), columns = (left, up(-y direction of the body), forward)."""
-    across = x[:, 10] - x[:, 13] + x[:, 4] - x[:, 7]
-    up = x[:, 2] - x[:, 0]
-    e1 = across / np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
-    up = up - (up * e1).sum(-1, keepdims=True) * e1
-    e2 = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-    return np.stack([e1, e2, np.cross(e1, e2)], -1)
-
-
 def recombine_limbs(poses: np.ndarray, rng: np.random.Generator, n: int, p_swap: float = 0.5) -> np.ndarray:
     """New poses whose limbs come from other random poses (limb bone directions carried in the torso frame).
 
@@ -92,13 +81,13 @@ def recombine_limbs(poses: np.ndarray, rng: np.random.Generator, n: int, p_swap:
     """
     x = _check(poses)
     base = x[rng.integers(len(x), size=n)].copy()
-    f_base = _torso_frames(base)
+    f_base = torso_frames(base)
     for root, mid, end in LIMBS.values():
         swap = rng.random(n) < p_swap
         if not swap.any():
             continue
         donor = x[rng.integers(len(x), size=int(swap.sum()))]
-        f_don = _torso_frames(donor)
+        f_don = torso_frames(donor)
         b = base[swap]
         fb = f_base[swap]
         lengths = [np.linalg.norm(b[:, c] - b[:, p], axis=-1) for p, c in ((root, mid), (mid, end))]
@@ -149,7 +138,7 @@ def perturb_joint_angles(poses: np.ndarray, rng: np.random.Generator, max_deg: f
         # nearly straight limbs have no defined hinge axis: bend them about the torso's left-right axis
         straight = np.linalg.norm(axis, axis=-1) < 1e-6
         if straight.any():
-            axis[straight] = _torso_frames(x[straight])[:, :, 0]
+            axis[straight] = torso_frames(x[straight])[:, :, 0]
         target = np.clip(flexion + rng.uniform(-max_rad, max_rad, n), 0.0, _MAX_FLEXION)
         rot = _rodrigues(axis, target - flexion)
         x[:, end] = x[:, mid] + np.einsum("nij,nj->ni", rot, lower)

@@ -4,10 +4,8 @@ Each stage (Tome et al. style, DESIGN.md §1): lift the current 2D joints with t
 (:class:`pose3d_ros.core.lifting.PoseLifter`), project the 3D pose with the camera, render "projected pose belief
 maps" (:func:`pose3d_ros.core.belief_maps.render_belief_maps`), fuse them with the CNN's belief maps
 (:func:`pose3d_ros.core.fusion.fuse_belief_maps`) and decode the fused maps into the next stage's 2D joints. After
-the last stage the 2D joints are lifted once more, with measured joint depth when a depth image is given: the
-lifter's anatomical step (:mod:`pose3d_ros.core.bone_refinement`) then fits every joint to its depth robustly, and
-a joint counts as measured where the fit rests on its depth. A lifter without that step falls back to fusing the
-lifted pose with the measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
+the last stage the 2D joints are lifted once more, with the joint depths of the depth image when there is one
+(:func:`pose3d_ros.core.rgbd_lift.lift_with_depth`).
 
 The CNN maps are the bottom-up network's multi-person heatmaps, so each person's fusion runs in a region of
 interest around that person's joints and their projection; channels are matched by joint name (OpenPose-18 ->
@@ -32,9 +30,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..core.belief_maps import decode_belief_maps, render_belief_maps
-from ..core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth, sample_joint_depth
+from ..core.depth import sample_joint_depth
 from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
+from ..core.rgbd_lift import lift_with_depth
 from ..core.skeleton import OPENPOSE18, POSE3D16, convert
 from ..settings import known_keys_only
 
@@ -249,19 +248,7 @@ class PriorStages:
         if depth_m is not None:
             joint_depth = sample_joint_depth(depth_m, pix16, self.params.depth_window)
             joint_depth = np.where(c16 > 0, joint_depth, np.nan)
-        weights = c16 * np.isfinite(pix16).all(axis=2)
-        # Depth images see the body surface; the lifter wants joint centres, which lie a limb radius behind it.
-        centre_depth = None if joint_depth is None else joint_depth + JOINT_SURFACE_DEPTH_M
-        lift = self.lifter.lift(np.nan_to_num(pix16), weights, camera, joint_depth=centre_depth)
-        poses = lift.poses.copy()
-        measured = np.zeros((n, 16), dtype=bool)
-        if joint_depth is not None and self.lifter.anatomical is not None:
-            # the lift already fitted every joint to its depth (robustly); measured = the fit rests on the depth
-            measured = self.lifter.anatomical.depth_inliers(poses, centre_depth) & lift.valid[:, None]
-        elif joint_depth is not None:
-            for i in range(n):
-                if np.isfinite(poses[i]).all():
-                    poses[i], measured[i] = fuse_with_depth(poses[i], pix16[i], joint_depth[i], camera, c16[i])
+        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth)
         # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.
         projected = camera.project(poses)
         missing = ~np.isfinite(pix16).all(axis=2)

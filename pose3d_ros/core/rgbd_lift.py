@@ -1,0 +1,54 @@
+"""Lift people with the joint depths sampled from a depth image: the one depth path shared by the pipeline and the
+``lift`` command.
+
+A depth image sees the body surface; the lifter wants joint centres, which lie :data:`JOINT_SURFACE_DEPTH_M` behind
+it. With its anatomical step (the default) the lifter fits every joint to its depth robustly, and a joint counts as
+measured where the fit rests on its depth; a lifter without that step gets its subspace pose fused with the
+measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth
+from pose3d_ros.core.lifting import LiftResult, PoseLifter
+
+
+def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, camera,
+                    surface_depth: np.ndarray | None) -> tuple[LiftResult, np.ndarray, np.ndarray]:
+    """Lift P people, with the depth seen at their joints when there is any.
+
+    Parameters
+    ----------
+    lifter : PoseLifter
+    pixels : (P, 16, 2) ndarray
+        pose3d16 joint pixels; NaN where missing.
+    conf : (P, 16) ndarray
+        Confidences; 0 where missing.
+    camera : PinholeCamera
+    surface_depth : (P, 16) ndarray or None
+        Depth (m) sampled at each joint pixel (:func:`pose3d_ros.core.depth.sample_joint_depth`), NaN = invalid.
+
+    Returns
+    -------
+    lift : LiftResult
+    poses : (P, 16, 3) ndarray
+        Final camera-frame poses (NaN for people the lift could not use).
+    measured : (P, 16) bool ndarray
+        True where a joint's position rests on its depth measurement.
+    """
+    pix = np.asarray(pixels, dtype=np.float64)
+    weights = np.where(np.isfinite(pix).all(axis=-1), conf, 0.0)
+    centre = None if surface_depth is None else surface_depth + JOINT_SURFACE_DEPTH_M
+    lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre)
+    poses = lift.poses.copy()
+    measured = np.zeros(weights.shape, dtype=bool)
+    if centre is None:
+        return lift, poses, measured
+    if lifter.anatomical is not None:
+        measured = lifter.anatomical.depth_inliers(poses, np.where(weights > 0, centre, np.nan)) & lift.valid[:, None]
+        return lift, poses, measured
+    for i in np.flatnonzero(lift.valid):
+        poses[i], measured[i] = fuse_with_depth(poses[i], pix[i], surface_depth[i], camera, weights[i])
+    return lift, poses, measured
