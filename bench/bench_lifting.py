@@ -191,8 +191,9 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
         rows.append(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
                               sub, res_s.valid))
         if name.startswith("(c)"):
-            for dist in np.unique(np.round(sub[:, 0, 2])):
-                near = np.abs(sub[:, 0, 2] - dist) < 0.5
+            nominal = np.asarray(DISTANCES_M)[np.abs(sub[:, :1, 2] - np.asarray(DISTANCES_M)).argmin(1)]
+            for dist in np.unique(nominal):
+                near = nominal == dist
                 by_distance.append(summarise(f"{dist:.1f} m", "default", res_d.poses[near], sub[near],
                                              res_d.valid[near]) | {"coverage": float(np.isfinite(zs[near]).mean())})
     rays = np.concatenate([(sub_pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy], np.ones(sub_pix.shape[:2] + (1,))], -1)

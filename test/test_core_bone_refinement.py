@@ -155,7 +155,7 @@ def test_empty_input_and_bad_parameters(prior):
 
 
 def test_depth_noise_grows_with_the_square_of_the_distance():
-    params = BoneRefinementParams()
+    params = BoneRefinementParams(depth_noise_m=0.01, depth_noise_coeff=1.7e-3)
     s1, s4 = params.depth_sigma(np.array([1.0, 4.0]))
     assert s1 == pytest.approx(np.hypot(0.01, 1.7e-3), rel=1e-9)
-    assert s4 > 2.5 * s1
+    assert s4 == pytest.approx(np.hypot(0.01, 16 * 1.7e-3), rel=1e-9)

@@ -86,8 +86,8 @@ class BoneRefinementParams:
 
     bone_rel_sigma: float = 0.03
     prior_weight: float = 0.01
-    n_iterations: int = 8
-    depth_noise_m: float = 0.01
+    n_iterations: int = 6
+    depth_noise_m: float = 0.02
     depth_noise_coeff: float = 1.7e-3
     depth_robust_scale: float = 1.0
     mixture_weight: float = 0.3
@@ -145,6 +145,9 @@ class BoneRefiner:
         has_parent = self._parents[self._child] > 0
         inc[np.flatnonzero(has_parent), self._parents[self._child][has_parent] - 1] = -1.0
         self._incidence = inc  # (15 bones, 15 joints)
+        # bone i runs from non-root joint i to its parent; parents that are non-root joints, as indices into Y
+        self._has_parent = has_parent
+        self._parent_of_bone = np.maximum(self._parents[self._child] - 1, 0)
         self._prior = prior
         self._limb_prior = getattr(prior, "limbs_", None) if limb_prior is None else limb_prior
         self._limbs = list(LIMBS.values())
@@ -270,70 +273,65 @@ class BoneRefiner:
             dw = ok / par.depth_sigma(np.where(ok, joint_depth, 0.0))
             dz = np.where(ok, joint_depth, 0.0)
         # log body-size correction: free with depth (depth measures size), pinned without (2D cannot tell size)
-        size_w = 1.0 / par.size_sigma if joint_depth is not None else 1e3
+        size_w = 1.0 / par.size_sigma if dw is not None else 1e3
         log_size = np.zeros(p)
-        n_par = d + 4  # Y_1..Y_15, t, log size
-        nz = np.arange(1, j)
+        n_par = d + 4  # columns: Y_1..Y_15 (D), t (3), log size
+        # rows: u (J), v (J), bones (J - 1), size (1), depths (J, with depth only); filled in place each step
+        r_bone, r_size, r_depth = 2 * j, 3 * j - 1, 3 * j
+        n_res = 3 * j + (j if dw is not None else 0)
+        jac = np.zeros((p, n_res, n_par))
+        jac_y = jac[:, :, :d].reshape(p, n_res, j - 1, 3)  # a view: each joint's 3 columns
+        jac[:, r_size, -1] = size_w
+        res = np.zeros((p, n_res))
+        rows, cols = np.arange(1, j), np.arange(j - 1)
         best, best_cost = (y.copy(), t.copy(), log_size.copy()), np.full(p, np.inf)
         for it in range(par.n_iterations + 1):
             gr = (g * np.exp(log_size))[:, None, None] * rot  # dX_j / dY_j (P, 3, 3)
-            rel = np.concatenate([np.zeros((p, 1, 3)), np.einsum("pik,pjk->pji", gr, y)], 1)  # X - t, (P, J, 3)
+            rel = np.zeros((p, j, 3))
+            rel[:, 1:] = y @ np.swapaxes(gr, 1, 2)  # X - t
             x = rel + t[:, None]
             z = np.maximum(x[..., 2], _MIN_DEPTH_M)
             u, v = x[..., 0] / z, x[..., 1] / z
-            r_u, r_v = (u - xn[..., 0]) * sw, (v - xn[..., 1]) * sw
-            bone = y - np.concatenate([np.zeros((p, 1, 3)), y], 1)[:, self._parents[self._child]]  # (P, 15, 3)
-            length = np.maximum(np.linalg.norm(bone, axis=-1), 1e-9)
-            r_b = (length - self._bones) * bone_w
-            r_s = log_size * size_w
+            res[:, :j], res[:, j : 2 * j] = (u - xn[..., 0]) * sw, (v - xn[..., 1]) * sw
+            bone = y.copy()
+            bone[:, self._has_parent] -= y[:, self._parent_of_bone[self._has_parent]]  # (P, 15, 3)
+            length = np.maximum(np.sqrt((bone * bone).sum(-1)), 1e-9)
+            res[:, r_bone:r_size] = (length - self._bones) * bone_w
+            res[:, r_size] = log_size * size_w
             dev = y.reshape(p, d) - mu
-            cost = (r_u**2).sum(1) + (r_v**2).sum(1) + (r_b**2).sum(1) + r_s**2 + np.einsum("pd,pde,pe->p", dev,
-                                                                                              cinv, dev)
+            cinv_dev = (cinv @ dev[..., None])[..., 0]
             if dw is not None:
                 r_raw = (x[..., 2] - dz) * dw
                 loss, rw = geman_mcclure(r_raw, par.depth_robust_scale)
-                cost += loss.sum(1)
+                res[:, r_depth:] = r_raw * rw
+            cost = (res[:, :r_depth] ** 2).sum(1) + (dev * cinv_dev).sum(1) + (0.0 if dw is None else loss.sum(1))
             better = np.isfinite(cost) & (cost < best_cost)
             best_cost = np.where(better, cost, best_cost)
             for kept, now in zip(best, (y, t, log_size), strict=True):
                 kept[better] = now[better]
             if it == par.n_iterations:
                 break
-            # Jacobian rows: projection (u, v per joint), bones, size, depths; columns: Y (D), t (3), log size
-            iz = (sw / z)[..., None]  # (P, J, 1)
+            iz = sw / z  # (P, J)
             ju = np.zeros((p, j, 3))
-            ju[..., 0], ju[..., 2] = 1.0, -u
+            ju[..., 0], ju[..., 2] = iz, -u * iz
             jv = np.zeros((p, j, 3))
-            jv[..., 1], jv[..., 2] = 1.0, -v
-            ju, jv = ju * iz, jv * iz  # d r / d X_j, (P, J, 3)
-            jac_y = np.zeros((p, 2 * j, j - 1, 3))
-            jac_y[:, nz, nz - 1] = np.einsum("pja,pab->pjb", ju[:, 1:], gr)
-            jac_y[:, j + nz, nz - 1] = np.einsum("pja,pab->pjb", jv[:, 1:], gr)
-            jac_t = np.concatenate([ju, jv], 1)
-            jac_s = np.concatenate([(ju * rel).sum(-1), (jv * rel).sum(-1)], 1)[..., None]  # dX/dlog g = X - t
-            blocks = [np.concatenate([jac_y.reshape(p, 2 * j, d), jac_t, jac_s], 2)]
-            unit = bone / length[..., None] * bone_w[:, None]  # (P, 15, 3)
-            jac_b = (self._incidence[None, :, :, None] * unit[:, :, None, :]).reshape(p, j - 1, d)
-            blocks.append(np.concatenate([jac_b, np.zeros((p, j - 1, 4))], 2))
-            size_row = np.zeros((p, 1, n_par))
-            size_row[:, 0, -1] = size_w
-            blocks.append(size_row)
-            res = [r_u, r_v, r_b, r_s[:, None]]
+            jv[..., 1], jv[..., 2] = iz, -v * iz  # d r_u / d X_j, d r_v / d X_j
+            jac_y[:, rows, cols] = ju[:, 1:] @ gr
+            jac_y[:, j + rows, cols] = jv[:, 1:] @ gr
+            jac[:, :j, d : d + 3], jac[:, j : 2 * j, d : d + 3] = ju, jv
+            jac[:, :j, -1], jac[:, j : 2 * j, -1] = (ju * rel).sum(-1), (jv * rel).sum(-1)  # dX/dlog g = X - t
+            unit = bone * (bone_w / length)[..., None]  # (P, 15, 3)
+            jac_y[:, r_bone:r_size] = self._incidence[None, :, :, None] * unit[:, :, None, :]
             if dw is not None:
                 scale_d = dw * rw  # (P, J)
-                jd_y = np.zeros((p, j, j - 1, 3))
-                jd_y[:, nz, nz - 1] = gr[:, None, 2, :] * scale_d[:, 1:, None]
-                jd_rest = np.zeros((p, j, 4))
-                jd_rest[..., 2] = scale_d
-                jd_rest[..., 3] = rel[..., 2] * scale_d
-                blocks.append(np.concatenate([jd_y.reshape(p, j, d), jd_rest], 2))
-                res.append(r_raw * rw)
-            jfull = np.concatenate(blocks, 1)
-            rfull = np.concatenate(res, 1)
-            hess = np.swapaxes(jfull, 1, 2) @ jfull
-            grad = (np.swapaxes(jfull, 1, 2) @ rfull[..., None])[..., 0]
+                jac_y[:, r_depth + rows, cols] = gr[:, None, 2, :] * scale_d[:, 1:, None]
+                jac[:, r_depth:, d + 2] = scale_d
+                jac[:, r_depth:, -1] = rel[..., 2] * scale_d
+            jt = np.swapaxes(jac, 1, 2)
+            hess = jt @ jac
+            grad = (jt @ res[..., None])[..., 0]
             hess[:, :d, :d] += cinv
-            grad[:, :d] += (cinv @ dev[..., None])[..., 0]
+            grad[:, :d] += cinv_dev
             diag = np.arange(n_par)
             hess[:, diag, diag] += 1e-3 * hess[:, diag, diag] + 1e-9  # Levenberg damping
             step = np.linalg.solve(hess, -grad[..., None])[..., 0]
@@ -343,7 +341,7 @@ class BoneRefiner:
             log_size = np.clip(log_size + step[:, -1], -0.5, 0.5)
         y, t, log_size = best
         gr = (g * np.exp(log_size))[:, None, None] * rot
-        out = np.concatenate([t[:, None], np.einsum("pik,pjk->pji", gr, y) + t[:, None]], 1)
+        out = np.concatenate([t[:, None], y @ np.swapaxes(gr, 1, 2) + t[:, None]], 1)
         keep = ~np.isfinite(out).all((1, 2))
         out[keep] = poses[keep]
         return out
