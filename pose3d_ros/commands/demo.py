@@ -118,9 +118,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear script
         "node": [sys.executable, "-m", "pose3d_ros.ros.pose3d_node", "--ros-args", *ns,
                  "-p", "process_mode:=always", "-p", f"use_depth:={depth}", "-p", "publish_debug_image:=true"],
     }
-    running = {n: subprocess.Popen(c, env=env, stdout=logs[n], stderr=subprocess.STDOUT) for n, c in procs.items()}
-    print(f"demo: footage {footage}\ndemo: driver pid {running['driver'].pid}, inference node pid "
-          f"{running['node'].pid} (logs in {out})", flush=True)
+    # the inference node first: the driver's playback starts once the node listens, so the first frames count
+    running = {"node": subprocess.Popen(procs["node"], env=env, stdout=logs["node"], stderr=subprocess.STDOUT)}
 
     import cv2
     import rclpy
@@ -143,6 +142,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear script
         video["frames"] += 1
 
     rec.create_subscription(Image, "debug/image", on_debug, qos_profile_sensor_data)
+    t_wait = time.monotonic()
+    while (rec.count_subscribers("color/image_raw") == 0 and running["node"].poll() is None
+           and time.monotonic() - t_wait < args.timeout):
+        rclpy.spin_once(rec, timeout_sec=0.1)
+    running["driver"] = subprocess.Popen(procs["driver"], env=env, stdout=logs["driver"], stderr=subprocess.STDOUT)
+    print(f"demo: footage {footage}\ndemo: driver pid {running['driver'].pid}, inference node pid "
+          f"{running['node'].pid} (logs in {out})", flush=True)
     t0 = time.monotonic()
     rc = 0
     last_people: list = []
