@@ -23,7 +23,7 @@ back-projection of the sampled joint depths; the previous depth path (subspace l
 (c)/(d). Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE (after a similarity Procrustes alignment)
 and, where metric position matters, the absolute camera-frame error.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run, ~2 min on 2 cores
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run, ~10 min on one core
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py --quick    # fewer poses / views
 """
 

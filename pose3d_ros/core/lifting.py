@@ -15,7 +15,7 @@ Output: metric camera-frame joints (REP-103 optical frame); without depth the me
 size, with joint depths the body-size factor (and distance) comes from the depths. With joint depths (or with
 ``precise_2d``) the subspace pose then only initialises the anatomical step (:mod:`pose3d_ros.core.bone_refinement`):
 every joint free in 3D, held by the 2D, the bone lengths, the full prior covariance and the depths, which takes the
-error on held-out clips with Kinect depth from about 40 to under 25 mm (``bench/bench_lifting.py``).
+error on held-out clips with simulated Kinect depth from 38 to 26 mm (``bench/bench_lifting.py``).
 
 References
 ----------
