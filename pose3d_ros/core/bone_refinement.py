@@ -13,13 +13,20 @@ here the lifted pose only *initialises* a Gauss-Newton fit over all ``3 J`` coor
   body-size factor of the lift sets the metric scale);
 * the full Gaussian of the chosen PPCA component, ``(Y - mu_k)^T C_k^-1 (Y - mu_k)`` (subspace variances plus the
   isotropic residual variance), which keeps the pose plausible where the 2D is silent (missing joints, depth);
-* optionally per-joint depth residuals with a Cauchy loss (a joint hidden behind another body part samples the
-  occluder's depth).
+* optionally per-joint depth residuals with a bounded (Geman-McClure) loss and a distance-dependent sensor noise
+  (a joint hidden behind another body part samples the occluder's depth, one at a silhouette the background's).
 
-Unknowns are the pose in the prior's normalised frame ``Y`` (pelvis at 0, facing the camera) plus the camera-frame
-pelvis position ``t``: ``X_j = g R_y(theta) Y_j + t`` with the lift's rotation ``theta`` and body size ``g`` held
-fixed, so the prior term is the same quadratic form for every person and needs no per-person transform.
-Everything is vectorised over people; one 48 x 48 solve per person and iteration.
+Unknowns are the pose in the prior's normalised frame ``Y`` (pelvis at 0, facing the camera), the camera-frame
+pelvis position ``t`` and a log body-size correction ``s``: ``X_j = g e^s R_y(theta) Y_j + t`` with the lift's
+rotation ``theta`` and body size ``g``, so the prior term is the same quadratic form for every person and needs no
+per-person transform; ``s`` is pinned at 0 without depth (2D cannot tell size from distance). Everything is
+vectorised over people; one 49 x 49 solve per person and iteration.
+
+Without depth the fit keeps the lifted pose's depth sign of every bone, which 2D cannot decide;
+:meth:`BoneRefiner.resolve_flips` chooses it per limb with the prior's limb density
+(:mod:`pose3d_ros.core.limb_prior`). That is only worth it for precise 2D: with detector noise the bone lengths turn
+2D errors into depth errors (``bench/bench_lifting.py``), so :class:`~pose3d_ros.core.lifting.PoseLifter` runs the
+step without depth only when told ``precise_2d``.
 
 References
 ----------
@@ -44,7 +51,8 @@ def geman_mcclure(r: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Geman-McClure loss of residuals ``r`` (sigma units) and the square root of its IRLS weight.
 
     Bounded: a joint whose sampled depth is the occluder's or the background's stops pulling altogether (a Cauchy
-    loss keeps pulling and measurably drags the pose, see ``bench/bench_lifting.py``)."""
+    loss keeps pulling: it dragged whole poses towards occluders in the validation runs of
+    ``bench/tune_refinement.py``)."""
     c2 = scale * scale
     return c2 * r * r / (c2 + r * r), c2 / (c2 + r * r)
 
@@ -157,10 +165,12 @@ class BoneRefiner:
 
         A joint seen in 2D lies on its pixel ray at a bone length from its parent: twice, in front of or behind the
         point of the ray nearest to the parent, and 2D cannot tell which. For each arm and leg the four sign
-        combinations of (upper bone, lower bone) are made by mirroring the joint along its ray about that point
-        (the joints further out move with it), and scored by the limb density (:class:`LimbPrior`, when the prior
-        has one), ``mixture_weight`` times the whole-body mixture log-likelihood, and the measured joint depths.
-        The current configuration is one of the four, so a limb only changes when a mirror image scores better.
+        combinations of (upper bone, lower bone) are made by mirroring the mid joint along its ray about that point
+        and putting the end joint back on its own ray, and scored by the limb density (:class:`LimbPrior`, when
+        there is one) plus ``mixture_weight`` times the whole-body mixture log-likelihood. The current
+        configuration is one of the four, so a limb only changes when a mirror image scores better. Measured on
+        held-out poses the priors pick the true side of a limb about two times in three: worth it from a lifted
+        pose, not from the truth.
 
         Parameters
         ----------
