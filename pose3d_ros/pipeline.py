@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .core.bone_refinement import BoneRefinementParams
 from .core.camera import PinholeCamera
 from .core.lifting import PoseLifter
 from .core.prior import PosePrior, default_prior_path
@@ -89,6 +90,10 @@ class PipelineConfig:
         Pose prior ``.npz`` (None = the shipped one).
     n_rotations : int
         Rotation hypotheses of the lifting search.
+    refinement : dict or None
+        :class:`pose3d_ros.core.bone_refinement.BoneRefinementParams` overrides for the anatomical step that fits
+        every joint to its depth (bone lengths, full prior covariance, robust depth loss); None turns the step off
+        (faster by about 1 ms per person with depth, 10 mm less accurate on held-out clips).
     use_depth : bool
         Use ``Frame.depth_m`` when present.
     tracking : bool
@@ -122,6 +127,7 @@ class PipelineConfig:
     stages: dict = dataclasses.field(default_factory=dict)
     prior_path: str | None = None
     n_rotations: int = 12
+    refinement: dict | None = dataclasses.field(default_factory=dict)
     use_depth: bool = True
     tracking: bool = True
     tracker: dict = dataclasses.field(default_factory=dict)
@@ -154,9 +160,18 @@ class PipelineConfig:
                 setattr(self, name, {})
             elif not isinstance(value, Mapping):
                 raise ValueError(f"{name} must be a mapping, got {type(value).__name__}")
+        if self.refinement is not None and not isinstance(self.refinement, Mapping):
+            raise ValueError(f"refinement must be a mapping or None, got {type(self.refinement).__name__}")
         # Validate the nested sections now, not on the first frame.
         DecoderParams.from_dict(self.decoder)
         StageParams.from_dict(self.stages)
+        self.refinement_params()
+
+    def refinement_params(self) -> BoneRefinementParams | None:
+        """The anatomical step's settings (None = off)."""
+        if self.refinement is None:
+            return None
+        return BoneRefinementParams(**known_keys_only(BoneRefinementParams, self.refinement, "refinement settings"))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> PipelineConfig:
@@ -330,7 +345,7 @@ class Pose3DPipeline:
         self.backend = backend
         self.estimator = OpenPoseEstimator(self.model_config, backend, DecoderParams.from_dict(config.decoder))
         self.prior = prior if prior is not None else PosePrior.load(config.prior_path or default_prior_path())
-        self.lifter = PoseLifter(self.prior, n_rotations=int(config.n_rotations))
+        self.lifter = PoseLifter(self.prior, n_rotations=int(config.n_rotations), anatomical=config.refinement_params())
         self.stages = PriorStages(self.lifter, StageParams.from_dict(config.stages))
         self.tracker: Tracker | None = None
         self.recognizer = None

@@ -138,6 +138,25 @@ def test_unknown_config_keys_and_values():
         PipelineConfig(stages={"n_stage": 2})
     with pytest.raises(ValueError, match="input_size"):
         PipelineConfig(input_size=(100, 100))
+    with pytest.raises(ValueError, match="unknown refinement settings"):
+        PipelineConfig(refinement={"prior_wieght": 0.1})
+    with pytest.raises(ValueError, match="bone_rel_sigma"):
+        PipelineConfig(refinement={"bone_rel_sigma": -1.0})
+
+
+def test_anatomical_refinement_is_configurable_and_uses_depth(basketball):
+    img, cam = basketball
+    depth = np.full(img.shape[:2], 4.0, np.float32)
+    out = {}
+    for name, refinement in (("on", {"prior_weight": 0.02}), ("off", None)):
+        with Pose3DPipeline({"tracking": False, "refinement": refinement}) as p:
+            assert (p.lifter.anatomical is None) == (refinement is None)
+            out[name] = p.process(Frame(img, depth, cam, 0.0)).people
+    assert len(out["on"]) == len(out["off"]) >= 2
+    for on, off in zip(out["on"], out["off"], strict=True):
+        assert on.measured.sum() >= 6 and np.isfinite(on.joints).all()
+        assert abs(np.median(on.joints[on.measured, 2]) - 4.0) < 0.15
+        assert np.abs(on.joints - off.joints).max() > 1e-3  # the step ran
 
 
 def test_tracking_keeps_ids_across_frames(basketball):
