@@ -10,7 +10,7 @@ Each setting of :class:`pose3d_ros.core.bone_refinement.BoneRefinementParams` is
 * ``10px``: 10 px 2D noise, ``precise_2d`` lifter (shows why the step stays off without depth for detector output);
 * ``depth``: ground-truth 2D + simulated Kinect v1 depth, default lifter.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/tune_refinement.py       # ~3 min on 2 cores
+    OMP_NUM_THREADS=1 .venv/bin/python bench/tune_refinement.py       # ~6 min on one core
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from pose3d_ros.data.augment import augment  # noqa: E402
 from pose3d_ros.data.deepmimic import load_mocap_clips  # noqa: E402
 
 VALIDATION = ("run", "kick", "spinkick")
-GRID = {"prior_weight": (0.01, 0.03, 0.1, 0.3), "bone_rel_sigma": (0.03, 0.06), "depth_robust_scale": (1.0, 2.0)}
+GRID = {"prior_weight": (0.01, 0.03, 0.1, 0.3), "bone_rel_sigma": (0.03, 0.06), "depth_robust_scale": (1.0, 2.0),
+        "depth_noise_m": (0.01, 0.02)}
 
 
 def main(argv: list[str] | None = None) -> int:
