@@ -159,3 +159,17 @@ def test_depth_noise_grows_with_the_square_of_the_distance():
     s1, s4 = params.depth_sigma(np.array([1.0, 4.0]))
     assert s1 == pytest.approx(np.hypot(0.01, 1.7e-3), rel=1e-9)
     assert s4 == pytest.approx(np.hypot(0.01, 16 * 1.7e-3), rel=1e-9)
+
+
+def test_a_non_finite_start_or_depth_gives_no_made_up_pose(prior):
+    x = held_out_views(3, seed=8)
+    res = lift_state(prior, x)
+    start = res.poses.copy()
+    start[1, 4] = np.nan  # a broken start for person 1
+    depth = x[..., 2].copy()
+    depth[2] = [np.inf, -1.0, 0.0] + [np.nan] * 13  # nothing usable for person 2
+    depth[2] = np.where(np.isfinite(depth[2]) & (depth[2] > 0), depth[2], np.nan)
+    out = BoneRefiner(prior).refine(start, res.component, res.rotation, res.scale, normalised(x), np.ones((3, 16)),
+                                    5.0 / CAM.fx, joint_depth=depth)
+    assert np.isfinite(out[[0, 2]]).all()
+    assert np.isnan(out[1]).any()  # not silently replaced by something plausible-looking
