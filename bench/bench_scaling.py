@@ -119,13 +119,13 @@ def main() -> int:
     h, w = pipe.model_config.input_size
     print(f"\n640x480 canvases of real people, network input {h}x{w}, {args.repeats} repeats, "
           f"threads={args.threads}\n")
-    print("| people shown | found | CNN ms | grouping ms | 3D stages+lift ms | total ms | ms per person | "
+    print("| people shown | found | 2D front end ms | 3D stages+lift ms | total ms | ms per person | "
           "MediaPipe ms (found) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["stages_ms"]
         mp_txt = "-" if r["mediapipe_ms"] is None else f"{r['mediapipe_ms']:.1f} ({r['mediapipe_found']})"
-        print(f"| {r['people_shown']} | {r['people_found']} | {s['preprocess+cnn']:.1f} | {s['grouping']:.1f} | "
+        print(f"| {r['people_shown']} | {r['people_found']} | {s['2d']:.1f} | "
               f"{s['stages+lift']:.1f} | {s['total']:.1f} | {r['ms_per_found_person']:.1f} | {mp_txt} |")
     print(f"-> {args.output}")
     return 0

@@ -1,7 +1,8 @@
 """The ROS-free per-frame pipeline the nodes and the CLI call.
 
-RGB (+ depth) -> 2D CNN (ONNX, :mod:`pose3d_ros.inference`) -> part-affinity grouping
-(:mod:`pose3d_ros.models.openpose`) -> 3D-prior stages and final lift (:mod:`pose3d_ros.models.cpm_stages`) ->
+RGB (+ depth) -> 2D front end (ONNX, :mod:`pose3d_ros.inference`): the top-down BlazePose landmarker on
+tracker/detector-driven person crops (:mod:`pose3d_ros.models.top_down`) or bottom-up OpenPose grouping
+(:mod:`pose3d_ros.models.bottom_up`) -> 3D-prior stages and final lift (:mod:`pose3d_ros.models.cpm_stages`) ->
 depth fusion -> tracking (:class:`pose3d_ros.core.tracking.Tracker`) -> actions
 (``pose3d_ros.actions.recognizer``, when available), with per-stage timings in milliseconds.
 
@@ -25,9 +26,13 @@ from .core.camera import PinholeCamera
 from .core.lifting import PoseLifter
 from .core.prior import PosePrior, default_prior_path
 from .core.tracking import Tracker
+from .models.blazepose import BlazePoseLandmarker, BlazePoseParams
+from .models.bottom_up import BottomUpFrontEnd, BottomUpParams
 from .models.cpm_stages import PriorStages, StageParams
+from .models.frontend import DEFAULT_INPUT_PIXELS
 from .models.openpose import DecoderParams, OpenPoseEstimator
 from .models.registry import ModelConfig, resolve_model, verify_checksum
+from .models.top_down import TopDownFrontEnd, TopDownParams
 from .settings import known_keys_only
 
 __all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS"]
@@ -73,9 +78,19 @@ class PipelineConfig:
     ----------
     model : str, dict or None
         Shipped model name (``models.json``), path of an ``.onnx`` (OpenPose-family defaults), or a model-config
-        dict (:class:`pose3d_ros.models.registry.ModelConfig` fields); None = the default model.
+        dict (:class:`pose3d_ros.models.registry.ModelConfig` fields); None = the default model. A top-down
+        model (BlazePose) also runs ``detector`` to find people.
+    detector : str or dict
+        Bottom-up model that finds people for a top-down ``model`` (ignored for a bottom-up one).
     input_size : (int, int) or None
-        Network input ``(H, W)`` override (multiples of 8; smaller = faster, less accurate).
+        Fixed network input ``(H, W)`` of the bottom-up pass (multiples of 8); None = from ``input_pixels`` and
+        the frame's aspect ratio (portrait frames get a portrait input).
+    input_pixels : int
+        Pixel budget of the bottom-up (full-frame) network input.
+    top_down : dict
+        :class:`pose3d_ros.models.top_down.TopDownParams` overrides (``detect_interval``, ``min_presence``...).
+    landmarker : dict
+        :class:`pose3d_ros.models.blazepose.BlazePoseParams` overrides.
     backend : str
         ``onnxruntime``/``cpu``, ``cuda``, ``tensorrt`` or ``ort-tensorrt``.
     threads : int
@@ -119,7 +134,11 @@ class PipelineConfig:
     """
 
     model: Any = None
+    detector: Any = "openpose_mobilenet_thin_s2"
     input_size: tuple[int, int] | None = None
+    input_pixels: int = DEFAULT_INPUT_PIXELS
+    top_down: dict = dataclasses.field(default_factory=dict)
+    landmarker: dict = dataclasses.field(default_factory=dict)
     backend: str = "onnxruntime"
     threads: int = 2
     fallback_to_cpu: bool = True
@@ -154,7 +173,9 @@ class PipelineConfig:
             if len(size) != 2 or min(size) < 8 or any(v % 8 for v in size):
                 raise ValueError(f"input_size must be (H, W), multiples of 8, got {self.input_size}")
             self.input_size = size
-        for name in ("decoder", "stages", "tracker", "action_config"):
+        if not 1024 <= int(self.input_pixels) <= 4096 * 4096:
+            raise ValueError(f"input_pixels must be in [1024, 16777216], got {self.input_pixels}")
+        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker"):
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, {})
@@ -165,6 +186,8 @@ class PipelineConfig:
         # Validate the nested sections now, not on the first frame.
         DecoderParams.from_dict(self.decoder)
         StageParams.from_dict(self.stages)
+        TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
+        BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
         self.refinement_params()
 
     def refinement_params(self) -> BoneRefinementParams | None:
@@ -234,7 +257,7 @@ class FrameResult:
     people : list of PersonResult
     events : list of ActionEventData
     timings : dict of str to float
-        Milliseconds per stage (``preprocess+cnn``, ``grouping``, ``stages+lift``, ``tracking``, ``actions``,
+        Milliseconds per stage (``2d`` = CNN(s) + decoding, ``stages+lift``, ``tracking``, ``actions``,
         ``total``).
     stamp : float
     belief_maps : (C, h, w) float32 or None
@@ -330,26 +353,61 @@ class Pose3DPipeline:
         if config is None or isinstance(config, Mapping):
             config = PipelineConfig.from_dict(config)
         self.config = config
-        self.model_config = _model_config(config.model, config.input_size)
+        self.model_config = _model_config(config.model, None)
         if backend is None:
-            from .inference.factory import create_backend
-
-            path = verify_checksum(self.model_config)
-            # The shipped models have dynamic H, W: TensorRT needs an optimisation profile (min, opt, max); ROI
-            # crops are smaller than the full-frame input, so the profile spans stride-sized inputs up to it.
-            h, w = self.model_config.input_size
-            stride = self.model_config.stride
-            profile = {self.model_config.input_name: ((1, 3, stride, stride), (1, 3, h, w), (1, 3, h, w))}
-            backend = create_backend(path, device=_BACKEND_DEVICES[config.backend], threads=int(config.threads),
-                                     fallback_to_cpu=config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
+            backend = self._create_backend(self.model_config)
         self.backend = backend
-        self.estimator = OpenPoseEstimator(self.model_config, backend, DecoderParams.from_dict(config.decoder))
+        self.detector_backend = None
+        if self.model_config.top_down:
+            self.detector_config = _model_config(config.detector, None)
+            if self.detector_config.top_down:
+                raise ValueError(f"detector must be a bottom-up model, got {self.detector_config.name!r}")
+            self.detector_backend = self._create_backend(self.detector_config)
+            detector = self._bottom_up(self.detector_config, self.detector_backend, roi_tracking=False)
+            self.frontend = TopDownFrontEnd(
+                detector,
+                BlazePoseLandmarker(self.model_config, backend,
+                                    BlazePoseParams(**known_keys_only(BlazePoseParams, config.landmarker))),
+                TopDownParams(**{"max_people": int(config.max_people),
+                                 **known_keys_only(TopDownParams, config.top_down)}))
+        else:
+            self.frontend = self._bottom_up(self.model_config, backend,
+                                            roi_tracking=config.tracking and config.roi_tracking)
         self.prior = prior if prior is not None else PosePrior.load(config.prior_path or default_prior_path())
         self.lifter = PoseLifter(self.prior, n_rotations=int(config.n_rotations), anatomical=config.refinement_params())
         self.stages = PriorStages(self.lifter, StageParams.from_dict(config.stages))
         self.tracker: Tracker | None = None
         self.recognizer = None
         self.reset()
+
+    def _create_backend(self, model: ModelConfig):
+        from .inference.factory import create_backend
+
+        path = verify_checksum(model)
+        profile = None
+        if model.input_format == "NCHW":
+            # Dynamic H, W: TensorRT needs an optimisation profile (min, opt, max) spanning stride-sized inputs
+            # (ROI crops) up to the largest full-frame input the pixel budget gives for common aspect ratios.
+            side = int(np.ceil(np.sqrt(self.config.input_pixels * 16 / 9) / 32) * 32)
+            h, w = self.config.input_size or (side, side)
+            opt_h, opt_w = self.config.input_size or (side * 3 // 4 // 32 * 32, side)
+            profile = {model.input_name: ((1, 3, model.stride, model.stride), (1, 3, opt_h, opt_w), (1, 3, h, w))}
+        return create_backend(path, device=_BACKEND_DEVICES[self.config.backend], threads=int(self.config.threads),
+                              fallback_to_cpu=self.config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
+
+    def _bottom_up(self, model: ModelConfig, backend, roi_tracking: bool) -> BottomUpFrontEnd:
+        c = self.config
+        estimator = OpenPoseEstimator(model, backend, DecoderParams.from_dict(c.decoder))
+        return BottomUpFrontEnd(estimator, BottomUpParams(
+            input_size=c.input_size, input_pixels=int(c.input_pixels), roi_tracking=bool(roi_tracking),
+            full_frame_interval=int(c.full_frame_interval), roi_margin=float(c.roi_margin),
+            max_people=int(c.max_people)))
+
+    @property
+    def estimator(self) -> OpenPoseEstimator:
+        """The bottom-up network (the whole front end, or the top-down model's person detector)."""
+        front = self.frontend
+        return front.detector.estimator if isinstance(front, TopDownFrontEnd) else front.estimator
 
     @property
     def backend_name(self) -> str:
@@ -359,8 +417,7 @@ class Pose3DPipeline:
     def reset(self) -> None:
         """Forget tracks and action state (a new sequence, or time went backwards)."""
         self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
-        self._roi: tuple[int, int, int, int] | None = None
-        self._since_full = 0
+        self.frontend.reset()
         self.recognizer = None
         if self.config.tracking and self.config.actions:
             try:
@@ -375,46 +432,17 @@ class Pose3DPipeline:
                     self.recognizer = ActionRecognizer({**dict(self.config.action_config), "classifier": False})
 
     def close(self) -> None:
-        """Release the inference backend."""
-        close = getattr(self.backend, "close", None)
-        if close is not None:
-            close()
+        """Release the inference backends."""
+        for backend in (self.backend, self.detector_backend):
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> Pose3DPipeline:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def _next_roi(self, h: int, w: int) -> tuple[tuple[int, int, int, int] | None, tuple[int, int] | None]:
-        """Crop and network input size for this frame (None, None = the full frame at the configured size)."""
-        if not (self.config.tracking and self.config.roi_tracking) or self._roi is None \
-                or self._since_full + 1 >= int(self.config.full_frame_interval):
-            self._since_full = 0
-            return None, None
-        x0, y0, x1, y1 = self._roi
-        in_h, in_w = self.model_config.input_size
-        scale = min(in_h / h, in_w / w)  # the full frame's image scale, so people look the same to the CNN
-        grid = 32  # few distinct input shapes (ONNX Runtime plans per shape)
-        size_h = min(in_h, max(grid, int(np.ceil((y1 - y0) * scale / grid)) * grid))
-        size_w = min(in_w, max(grid, int(np.ceil((x1 - x0) * scale / grid)) * grid))
-        if size_h * size_w >= 0.75 * in_h * in_w:
-            self._since_full = 0
-            return None, None
-        self._since_full += 1
-        return self._roi, (size_h, size_w)
-
-    def _update_roi(self, pixels: np.ndarray, conf: np.ndarray, h: int, w: int) -> None:
-        """Region around the people seen (joints with confidence > 0), for the next frame."""
-        seen = pixels[(conf > 0) & np.isfinite(pixels).all(axis=-1)]
-        if len(seen) < 2:
-            self._roi = None
-            return
-        lo, hi = seen.min(axis=0), seen.max(axis=0)
-        margin = self.config.roi_margin * float(max(hi - lo)) + 8.0
-        x0, y0 = int(max(0, lo[0] - margin)), int(max(0, lo[1] - margin))
-        x1, y1 = int(min(w, hi[0] + margin + 1)), int(min(h, hi[1] + margin + 1))
-        self._roi = (x0, y0, x1, y1) if x1 - x0 >= 16 and y1 - y0 >= 16 else None
 
     def process(self, frame: Frame) -> FrameResult:
         """Run every stage on one frame.
@@ -438,17 +466,12 @@ class Pose3DPipeline:
             depth = None
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        roi, size = self._next_roi(color.shape[0], color.shape[1])
-        heat, paf, box = self.estimator.infer_maps(color, roi, size)
-        timings["preprocess+cnn"] = (time.perf_counter() - t) * 1e3
+        people2d = self.frontend(color)
+        people2d = people2d.take(slice(0, int(self.config.max_people)))
+        timings["2d"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        poses2d = self.estimator.decode(heat, paf, box)
-        keep = slice(0, int(self.config.max_people))
-        kp, cf, scores = poses2d.keypoints[keep], poses2d.conf[keep], poses2d.scores[keep]
-        timings["grouping"] = (time.perf_counter() - t) * 1e3
-        t = time.perf_counter()
-        staged = self.stages.run(kp, cf, poses2d.heatmaps, frame.camera, poses2d.image_to_map, poses2d.map_to_image,
-                                 depth_m=depth)
+        staged = self.stages.run_people(people2d, frame.camera, depth_m=depth)
+        scores = people2d.scores
         timings["stages+lift"] = (time.perf_counter() - t) * 1e3
         valid = staged.lift.valid if staged.lift is not None else np.zeros(0, dtype=bool)
         valid = valid & np.isfinite(staged.poses).all(axis=(1, 2))
@@ -474,7 +497,8 @@ class Pose3DPipeline:
                     score=float(score_of[det]),
                 ))
         timings["tracking"] = (time.perf_counter() - t) * 1e3
-        self._update_roi(staged.pixels[valid], staged.conf[valid], color.shape[0], color.shape[1])
+        if isinstance(self.frontend, BottomUpFrontEnd):
+            self.frontend.update_roi(staged.pixels[valid], staged.conf[valid], color.shape[0], color.shape[1])
         events: list = []
         if self.recognizer is not None:
             t = time.perf_counter()
@@ -485,5 +509,6 @@ class Pose3DPipeline:
                     person.action_confidence = float(conf)
             timings["actions"] = (time.perf_counter() - t) * 1e3
         timings["total"] = (time.perf_counter() - t_start) * 1e3
+        maps = people2d.maps[0].heatmaps if self.config.keep_belief_maps and people2d.maps else None
         return FrameResult(people=people, events=list(events), timings=timings, stamp=float(frame.stamp),
-                           belief_maps=poses2d.heatmaps if self.config.keep_belief_maps else None)
+                           belief_maps=maps)

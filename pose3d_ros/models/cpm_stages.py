@@ -34,15 +34,21 @@ from ..core.depth import sample_joint_depth
 from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
 from ..core.rgbd_lift import lift_with_depth
-from ..core.skeleton import OPENPOSE18, POSE3D16, convert
+from ..core.skeleton import POSE3D16, convert, get_layout
 from ..settings import known_keys_only
+from .frontend import People2D
 
-__all__ = ["StageParams", "StageResult", "PriorStages", "SHARED_JOINTS"]
+__all__ = ["StageParams", "StageResult", "PriorStages", "SHARED_JOINTS", "shared_joints"]
 
-#: Joints that have both a CNN heatmap channel (OpenPose-18) and a pose3d16 index: (openpose idx, pose3d16 idx).
-SHARED_JOINTS = np.array(
-    [(OPENPOSE18.index(n), POSE3D16.index(n)) for n in POSE3D16.names if n in OPENPOSE18.names], dtype=np.int64
-)
+
+def shared_joints(layout: str) -> np.ndarray:
+    """(K, 2) int: joints with both a CNN map channel in ``layout`` and a pose3d16 index (layout idx, p16 idx)."""
+    src = get_layout(layout)
+    return np.array([(src.index(n), POSE3D16.index(n)) for n in POSE3D16.names if n in src.names], dtype=np.int64)
+
+
+#: :func:`shared_joints` of OpenPose-18.
+SHARED_JOINTS = shared_joints("openpose18")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,14 +150,15 @@ class PriorStages:
         heatmaps: np.ndarray,
         image_to_map,
         map_to_image,
+        shared: np.ndarray = SHARED_JOINTS,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One fusion step for one person in OpenPose-18 space.
+        """One fusion step for one person in the CNN's layout (channel k = joint k).
 
         Parameters
         ----------
-        keypoints18 : (18, 2)
+        keypoints18 : (J, 2)
             Current joints (image pixels, NaN = missing).
-        conf18 : (18,)
+        conf18 : (J,)
         projected16 : (16, 2)
             The lifted pose projected into the image (pixels).
         heatmaps : (C, H, W)
@@ -159,13 +166,16 @@ class PriorStages:
         image_to_map, map_to_image : callable
             Pixel <-> map-cell transforms ((..., 2) -> (..., 2)).
 
+        shared : (K, 2) int
+            :func:`shared_joints` of the layout.
+
         Returns
         -------
-        keypoints18, conf18 : (18, 2), (18,)
-            Updated joints (only the :data:`SHARED_JOINTS` change).
+        keypoints18, conf18 : (J, 2), (J,)
+            Updated joints (only the ``shared`` ones change).
         """
         p = self.params
-        op_idx, p16_idx = SHARED_JOINTS[:, 0], SHARED_JOINTS[:, 1]
+        op_idx, p16_idx = shared[:, 0], shared[:, 1]
         proj_cells = image_to_map(projected16[p16_idx])
         cur_cells = image_to_map(keypoints18[op_idx])
         pts = np.concatenate([proj_cells, cur_cells[np.isfinite(cur_cells).all(axis=1)]], axis=0)
@@ -206,18 +216,23 @@ class PriorStages:
         map_to_image=None,
         depth_m: np.ndarray | None = None,
     ) -> StageResult:
-        """All stages for P people, then the final lift (+ depth).
+        """All stages for P OpenPose-18 people sharing one set of maps (see :meth:`run_people`)."""
+        from .frontend import PersonMaps
+
+        kp = np.asarray(keypoints18, dtype=np.float64)
+        maps = None if heatmaps is None else [PersonMaps(heatmaps, image_to_map, map_to_image)] * len(kp)
+        people = People2D("openpose18", kp, np.asarray(conf18, dtype=np.float64), np.ones(len(kp)), maps)
+        return self.run_people(people, camera, depth_m)
+
+    def run_people(self, people: People2D, camera, depth_m: np.ndarray | None = None) -> StageResult:
+        """All stages for the people of one frame, then the final lift (+ depth).
 
         Parameters
         ----------
-        keypoints18 : (P, 18, 2)
-            OpenPose-18 joints from the grouping, image pixels, NaN = missing.
-        conf18 : (P, 18)
-        heatmaps : (C, H, W) or None
-            CNN heatmaps (``None`` skips the stages: the CNN's joints are lifted directly).
+        people : People2D
+            The front end's joints (any layout that converts to pose3d16) and each person's CNN belief maps
+            (``maps`` None skips the stages: the CNN's joints are lifted directly).
         camera : PinholeCamera
-        image_to_map, map_to_image : callable, optional
-            Needed when ``heatmaps`` is given.
         depth_m : (H_img, W_img) float32, optional
             Depth registered to the colour image, metres, NaN = invalid.
 
@@ -225,24 +240,27 @@ class PriorStages:
         -------
         StageResult
         """
-        kp = np.asarray(keypoints18, dtype=np.float64)
-        cf = np.asarray(conf18, dtype=np.float64)
+        kp = np.array(people.keypoints, dtype=np.float64)
+        cf = np.array(people.conf, dtype=np.float64)
+        layout = people.layout
         n = kp.shape[0]
         if n == 0:
             empty = np.zeros((0, 16))
             return StageResult(np.zeros((0, 16, 2)), empty, np.zeros((0, 16, 3)), empty.astype(bool), None, [])
-        pix16, c16 = convert(kp, cf, "openpose18", "pose3d16")
+        pix16, c16 = convert(kp, cf, layout, "pose3d16")
         stage_pixels = [pix16]
-        if heatmaps is not None and self.params.n_stages > 0:
+        if people.maps is not None and self.params.n_stages > 0:
+            shared = shared_joints(layout)
             for _ in range(int(self.params.n_stages)):
                 lift = self.lifter.lift(np.nan_to_num(pix16), c16 * np.isfinite(pix16).all(axis=2), camera)
                 projected = camera.project(lift.poses)
                 for i in range(n):
                     if not lift.valid[i]:
                         continue
-                    kp[i], cf[i] = self.refine_person(kp[i], cf[i], projected[i], heatmaps, image_to_map,
-                                                      map_to_image)
-                pix16, c16 = convert(kp, cf, "openpose18", "pose3d16")
+                    m = people.maps[i]
+                    kp[i], cf[i] = self.refine_person(kp[i], cf[i], projected[i], m.heatmaps, m.image_to_map,
+                                                      m.map_to_image, shared)
+                pix16, c16 = convert(kp, cf, layout, "pose3d16")
                 stage_pixels.append(pix16)
         joint_depth = None
         if depth_m is not None:

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Output decoders this package implements (``ModelConfig.family``).
-FAMILIES = ("openpose",)
+FAMILIES = ("openpose", "blazepose")
 
 
 class ModelConfigError(ValueError):
@@ -56,11 +56,13 @@ class ModelConfig:
     path : Path
         ONNX file.
     family : str
-        Output decoder; ``"openpose"`` = keypoint heatmaps + part affinity fields (bottom-up multi-person).
+        Output decoder; ``"openpose"`` = keypoint heatmaps + part affinity fields (bottom-up multi-person);
+        ``"blazepose"`` = MediaPipe BlazePose landmarks + heatmaps from one aligned person crop (top-down).
     layout : str
         Keypoint layout of the heatmap channels (a :func:`pose3d_ros.core.skeleton.get_layout` name).
     input_name : str
-        Image input tensor (NCHW float32).
+        Image input tensor (float32, ``input_format`` layout).
+    input_format : {"NCHW", "NHWC"}
     input_size : (int, int)
         Network input ``(H, W)`` used by default; the image is resized keeping its aspect and padded.
     color : {"BGR", "RGB"}
@@ -75,6 +77,11 @@ class ModelConfig:
         Input pixels per output cell.
     sha256 : str or None
         Expected checksum of ``path`` (None = not verified, for user models).
+    outputs : dict of str to str
+        Role -> output tensor name for the roles beyond heatmaps/PAFs (BlazePose: ``landmarks``, ``pose_flag``,
+        ``heatmaps``, ``world_landmarks``).
+    flag_is_logit : bool
+        The person-presence output needs a sigmoid (BlazePose).
     """
 
     name: str
@@ -82,6 +89,7 @@ class ModelConfig:
     family: str = "openpose"
     layout: str = "openpose18"
     input_name: str = "image"
+    input_format: str = "NCHW"
     input_size: tuple[int, int] = (192, 256)
     color: str = "BGR"
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -92,10 +100,14 @@ class ModelConfig:
     paf_channels: int = 38
     stride: int = 8
     sha256: str | None = None
+    outputs: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    flag_is_logit: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ModelConfigError(f"model {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        if self.input_format not in ("NCHW", "NHWC"):
+            raise ModelConfigError(f"model {self.name!r}: input format must be NCHW or NHWC, got {self.input_format!r}")
         if self.color not in ("BGR", "RGB"):
             raise ModelConfigError(f"model {self.name!r}: color must be 'BGR' or 'RGB', got {self.color!r}")
         size = tuple(int(v) for v in self.input_size)
@@ -122,8 +134,10 @@ class ModelConfig:
             data.setdefault("mean", tuple(inp.get("mean", (0.0, 0.0, 0.0))))
             data.setdefault("scale", inp.get("scale", 1.0))
             data.setdefault("stride", inp.get("stride", 8))
-        if "outputs" in data:
-            outs = data.pop("outputs")
+            data.setdefault("input_format", inp.get("format", "NCHW"))
+        if isinstance(data.get("outputs"), Mapping):
+            outs = dict(data["outputs"])
+            data["outputs"] = outs
             data.setdefault("heatmaps_output", outs.get("heatmaps", "heatmaps"))
             data.setdefault("pafs_output", outs.get("pafs", "pafs"))
         if "file" in data and "path" not in data:
@@ -137,6 +151,16 @@ class ModelConfig:
         data["mean"] = tuple(float(v) for v in data.get("mean", (0.0, 0.0, 0.0)))
         data["input_size"] = tuple(int(v) for v in data.get("input_size", (192, 256)))
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def output_names(self) -> dict[str, str]:
+        """Role -> output tensor name (``heatmaps``, ``pafs`` and the :attr:`outputs` roles)."""
+        return {"heatmaps": self.heatmaps_output, "pafs": self.pafs_output, **dict(self.outputs)}
+
+    @property
+    def top_down(self) -> bool:
+        """The model sees one person crop at a time and needs person regions (a detector or a tracker)."""
+        return self.family == "blazepose"
 
     def with_input_size(self, height: int, width: int) -> ModelConfig:
         """Copy with another network input size (must be multiples of the stride)."""

@@ -1,0 +1,155 @@
+"""Top-down front end: person regions from a detector and from last frame's landmarks -> BlazePose -> People2D.
+
+MediaPipe's tracking rule, made multi-person: each person seen in the previous frame gets this frame's crop from
+its own alignment landmarks (no detector needed while the person stays found); the bottom-up detector (OpenPose
+grouping, :class:`pose3d_ros.models.bottom_up.BottomUpFrontEnd`) looks at the whole frame every
+``detect_interval`` frames and whenever nobody is tracked, and only its people that no tracked crop already covers
+become new crops. A crop whose presence flag drops below ``min_presence`` is dropped; two crops that converge on
+the same person are merged (the more confident stays).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..core.roi import RotatedRect, rect_from_keypoints, rect_overlap
+from ..core.skeleton import get_layout
+from .blazepose import NUM_BODY, BlazePoseLandmarker, CropResult
+from .bottom_up import BottomUpFrontEnd
+from .frontend import People2D, PersonMaps
+
+__all__ = ["TopDownParams", "TopDownFrontEnd"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TopDownParams:
+    """Attributes
+    ----------
+    detect_interval : int
+        Frames between two detector passes while people are tracked (1 = every frame).
+    min_presence : float
+        Drop a crop whose person-presence probability is below this (MediaPipe's tracking confidence).
+    new_person_overlap : float
+        A detected person whose crop overlaps a tracked crop by more than this (intersection / smaller box) is
+        the tracked person, not a new one.
+    duplicate_overlap : float
+        Two tracked people whose landmark boxes overlap by more than this are one person.
+    min_visibility : float
+        Body landmarks with a visibility below this are reported with confidence 0 (missing).
+    max_people : int
+    """
+
+    detect_interval: int = 8
+    min_presence: float = 0.5
+    new_person_overlap: float = 0.5
+    duplicate_overlap: float = 0.7
+    min_visibility: float = 0.0
+    max_people: int = 10
+
+    def __post_init__(self) -> None:
+        if int(self.detect_interval) < 1:
+            raise ValueError(f"detect_interval must be >= 1, got {self.detect_interval}")
+        for name in ("min_presence", "new_person_overlap", "duplicate_overlap", "min_visibility"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if int(self.max_people) < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+
+
+def _landmark_box(result: CropResult) -> RotatedRect | None:
+    pts = result.landmarks[:NUM_BODY]
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) < 2:
+        return None
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = float(max(hi - lo))
+    if size <= 0:
+        return None
+    c = 0.5 * (lo + hi)
+    return RotatedRect(float(c[0]), float(c[1]), size)
+
+
+class TopDownFrontEnd:
+    """Detector + tracker-driven crops + BlazePose landmarker.
+
+    Parameters
+    ----------
+    detector : BottomUpFrontEnd
+        Finds people on the full frame (its ROI tracking is not used).
+    landmarker : BlazePoseLandmarker
+    params : TopDownParams
+    """
+
+    def __init__(self, detector: BottomUpFrontEnd, landmarker: BlazePoseLandmarker, params: TopDownParams) -> None:
+        self.detector = detector
+        self.landmarker = landmarker
+        self.params = params
+        self.layout = "blazepose33"
+        det_layout = get_layout(detector.layout)
+        self._det_joints = tuple(det_layout.index(n) for n in
+                                 ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the tracked crops."""
+        self._tracked: list[RotatedRect] = []
+        self._since_detect = 0
+        self.detector.reset()
+
+    def _detect(self, image_rgb: np.ndarray) -> list[RotatedRect]:
+        found = self.detector(image_rgb, full_frame=True)
+        rects = []
+        for kp, cf in zip(found.keypoints, found.conf, strict=True):
+            rect = rect_from_keypoints(kp, cf, *self._det_joints)
+            if rect is not None:
+                rects.append(rect)
+        return rects
+
+    def __call__(self, image_rgb: np.ndarray) -> People2D:
+        """People of one frame."""
+        p = self.params
+        rects = list(self._tracked)
+        detected = False
+        if not rects or self._since_detect + 1 >= int(p.detect_interval):
+            detected = True
+            self._since_detect = 0
+            for rect in self._detect(image_rgb):
+                if all(rect_overlap(rect, t) <= p.new_person_overlap for t in rects):
+                    rects.append(rect)
+        else:
+            self._since_detect += 1
+        results = [r for r in self.landmarker.run(image_rgb, rects[: 2 * int(p.max_people)])
+                   if r.flag >= p.min_presence]
+        results = self._merge_duplicates(results)[: int(p.max_people)]
+        self._tracked = [r for r in (res.next_rect() for res in results) if r is not None]
+        return self._people(results, detected)
+
+    def _merge_duplicates(self, results: list[CropResult]) -> list[CropResult]:
+        kept: list[CropResult] = []
+        boxes: list[RotatedRect] = []
+        for res in sorted(results, key=lambda r: -r.flag):
+            box = _landmark_box(res)
+            if box is None:
+                continue
+            if all(rect_overlap(box, b) <= self.params.duplicate_overlap for b in boxes):
+                kept.append(res)
+                boxes.append(box)
+        return kept
+
+    def _people(self, results: list[CropResult], full_frame: bool) -> People2D:
+        n = len(results)
+        kp = np.full((n, NUM_BODY, 2), np.nan)
+        conf = np.zeros((n, NUM_BODY))
+        world = np.full((n, NUM_BODY, 3), np.nan)
+        maps = []
+        for i, res in enumerate(results):
+            vis = res.visibility[:NUM_BODY]
+            ok = np.isfinite(res.landmarks[:NUM_BODY]).all(axis=1) & (vis >= self.params.min_visibility)
+            kp[i, ok] = res.landmarks[:NUM_BODY][ok]
+            conf[i, ok] = np.clip(vis[ok], 1e-3, 1.0)
+            world[i] = res.world[:NUM_BODY]
+            maps.append(PersonMaps(res.heatmaps, res.transform.image_to_map, res.transform.map_to_image))
+        scores = np.array([r.flag for r in results], dtype=np.float64)
+        return People2D(self.layout, kp, conf, scores, maps, world, full_frame)
