@@ -82,6 +82,11 @@ class PipelineConfig:
         model (BlazePose) also runs ``detector`` to find people.
     detector : str or dict
         Bottom-up model that finds people for a top-down ``model`` (ignored for a bottom-up one).
+    detector_pixels : int
+        Pixel budget of the detector's full-frame input (it runs every ``top_down.detect_interval`` frames).
+    detector_decoder : dict
+        :class:`pose3d_ros.models.openpose.DecoderParams` overrides of the detector: permissive by default,
+        because the landmarker's person-presence flag rejects what is not a person.
     input_size : (int, int) or None
         Fixed network input ``(H, W)`` of the bottom-up pass (multiples of 8); None = from ``input_pixels`` and
         the frame's aspect ratio (portrait frames get a portrait input).
@@ -135,6 +140,9 @@ class PipelineConfig:
 
     model: Any = None
     detector: Any = "openpose_mobilenet_thin_s2"
+    detector_pixels: int = 160000
+    detector_decoder: dict = dataclasses.field(
+        default_factory=lambda: {"thresh_human_score": 0.1, "thresh_part_count": 3})
     input_size: tuple[int, int] | None = None
     input_pixels: int = DEFAULT_INPUT_PIXELS
     top_down: dict = dataclasses.field(default_factory=dict)
@@ -173,9 +181,10 @@ class PipelineConfig:
             if len(size) != 2 or min(size) < 8 or any(v % 8 for v in size):
                 raise ValueError(f"input_size must be (H, W), multiples of 8, got {self.input_size}")
             self.input_size = size
-        if not 1024 <= int(self.input_pixels) <= 4096 * 4096:
-            raise ValueError(f"input_pixels must be in [1024, 16777216], got {self.input_pixels}")
-        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker"):
+        for name in ("input_pixels", "detector_pixels"):
+            if not 1024 <= int(getattr(self, name)) <= 4096 * 4096:
+                raise ValueError(f"{name} must be in [1024, 16777216], got {getattr(self, name)}")
+        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_decoder"):
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, {})
@@ -185,6 +194,7 @@ class PipelineConfig:
             raise ValueError(f"refinement must be a mapping or None, got {type(self.refinement).__name__}")
         # Validate the nested sections now, not on the first frame.
         DecoderParams.from_dict(self.decoder)
+        DecoderParams.from_dict(self.detector_decoder)
         StageParams.from_dict(self.stages)
         TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
         BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
@@ -363,13 +373,14 @@ class Pose3DPipeline:
             if self.detector_config.top_down:
                 raise ValueError(f"detector must be a bottom-up model, got {self.detector_config.name!r}")
             self.detector_backend = self._create_backend(self.detector_config)
-            detector = self._bottom_up(self.detector_config, self.detector_backend, roi_tracking=False)
+            detector = self._bottom_up(self.detector_config, self.detector_backend, roi_tracking=False,
+                                       pixels=int(config.detector_pixels), decoder=config.detector_decoder)
             self.frontend = TopDownFrontEnd(
                 detector,
                 BlazePoseLandmarker(self.model_config, backend,
-                                    BlazePoseParams(**known_keys_only(BlazePoseParams, config.landmarker))),
+                                    BlazePoseParams(**known_keys_only(BlazePoseParams, config.landmarker, "landmarker settings"))),
                 TopDownParams(**{"max_people": int(config.max_people),
-                                 **known_keys_only(TopDownParams, config.top_down)}))
+                                 **known_keys_only(TopDownParams, config.top_down, "top_down settings")}))
         else:
             self.frontend = self._bottom_up(self.model_config, backend,
                                             roi_tracking=config.tracking and config.roi_tracking)
@@ -388,18 +399,22 @@ class Pose3DPipeline:
         if model.input_format == "NCHW":
             # Dynamic H, W: TensorRT needs an optimisation profile (min, opt, max) spanning stride-sized inputs
             # (ROI crops) up to the largest full-frame input the pixel budget gives for common aspect ratios.
-            side = int(np.ceil(np.sqrt(self.config.input_pixels * 16 / 9) / 32) * 32)
+            budget = max(self.config.input_pixels, self.config.detector_pixels)
+            side = int(np.ceil(np.sqrt(budget * 16 / 9) / 32) * 32)
             h, w = self.config.input_size or (side, side)
             opt_h, opt_w = self.config.input_size or (side * 3 // 4 // 32 * 32, side)
             profile = {model.input_name: ((1, 3, model.stride, model.stride), (1, 3, opt_h, opt_w), (1, 3, h, w))}
         return create_backend(path, device=_BACKEND_DEVICES[self.config.backend], threads=int(self.config.threads),
                               fallback_to_cpu=self.config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
 
-    def _bottom_up(self, model: ModelConfig, backend, roi_tracking: bool) -> BottomUpFrontEnd:
+    def _bottom_up(self, model: ModelConfig, backend, roi_tracking: bool, pixels: int | None = None,
+                   decoder: Mapping | None = None) -> BottomUpFrontEnd:
         c = self.config
-        estimator = OpenPoseEstimator(model, backend, DecoderParams.from_dict(c.decoder))
+        params = DecoderParams.from_dict(c.decoder if decoder is None else decoder)
+        estimator = OpenPoseEstimator(model, backend, params)
         return BottomUpFrontEnd(estimator, BottomUpParams(
-            input_size=c.input_size, input_pixels=int(c.input_pixels), roi_tracking=bool(roi_tracking),
+            input_size=c.input_size, input_pixels=int(pixels or c.input_pixels),
+            roi_tracking=bool(roi_tracking),
             full_frame_interval=int(c.full_frame_interval), roi_margin=float(c.roi_margin),
             max_people=int(c.max_people)))
 

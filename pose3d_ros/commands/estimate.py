@@ -44,8 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", type=Path, default=None, help="write 2D overlay + 3D plot: a video (.mp4/.avi) "
                         "or a directory (one PNG per frame)")
     parser.add_argument("--model", default=None, help="2D model name (models.json) or .onnx path (default model)")
+    parser.add_argument("--detector", default=None,
+                        help="bottom-up model that finds people for a top-down --model (default from the config)")
     parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                        help="network input size (multiples of 8; default from the model config)")
+                        help="fixed input size of the bottom-up network (multiples of 8; default: from "
+                        "--input-pixels and the frame's aspect ratio)")
+    parser.add_argument("--input-pixels", type=int, default=None,
+                        help="pixel budget of the bottom-up network input (its shape follows the frame)")
     parser.add_argument("--stages", type=int, default=None, help="number of 3D-prior refinement stages")
     parser.add_argument("--backend", default="onnxruntime", help="onnxruntime | cuda | tensorrt")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the CNN")
@@ -170,8 +175,12 @@ def run(args: argparse.Namespace) -> int:
             section["roi_tracking"] = bool(args.roi_tracking)
         if args.model:
             section["model"] = args.model
+        if args.detector:
+            section["detector"] = args.detector
         if args.input_size:
             section["input_size"] = tuple(args.input_size)
+        if args.input_pixels is not None:
+            section["input_pixels"] = int(args.input_pixels)
         if args.stages is not None:
             section["stages"] = {**dict(section.get("stages") or {}), "n_stages": args.stages}
         config = PipelineConfig.from_dict(section)
