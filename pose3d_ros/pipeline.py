@@ -377,8 +377,8 @@ class Pose3DPipeline:
                                        pixels=int(config.detector_pixels), decoder=config.detector_decoder)
             self.frontend = TopDownFrontEnd(
                 detector,
-                BlazePoseLandmarker(self.model_config, backend,
-                                    BlazePoseParams(**known_keys_only(BlazePoseParams, config.landmarker, "landmarker settings"))),
+                BlazePoseLandmarker(self.model_config, backend, BlazePoseParams(
+                    **known_keys_only(BlazePoseParams, config.landmarker, "landmarker settings"))),
                 TopDownParams(**{"max_people": int(config.max_people),
                                  **known_keys_only(TopDownParams, config.top_down, "top_down settings")}))
         else:
