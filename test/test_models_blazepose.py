@@ -69,16 +69,17 @@ def test_tracked_crops_follow_the_person_without_the_detector(messi):
     img, cam = messi
     with Pose3DPipeline({"model": "blazepose_full", "actions": False, "tracker": {"min_hits": 1},
                          "top_down": {"detect_interval": 100}}) as p:
-        first = p.process(Frame(img, None, cam, 0.0))
+        p.process(Frame(img, None, cam, 0.0))  # the detector's crop
+        first = p.process(Frame(img, None, cam, 0.1))  # the first crop from the person's own landmarks
         calls = []
         original = p.frontend._detect
         p.frontend._detect = lambda image: calls.append(1) or original(image)
-        second = p.process(Frame(img, None, cam, 0.1))
+        second = p.process(Frame(img, None, cam, 0.2))
     assert not calls and len(second.people) == len(first.people) >= 1
     a, b = first.people[0], second.people[0]
     assert a.id == b.id
     both = (a.confidence > 0.5) & (b.confidence > 0.5)
-    assert np.median(np.linalg.norm(a.pixels[both] - b.pixels[both], axis=1)) < 6.0
+    assert np.median(np.linalg.norm(a.pixels[both] - b.pixels[both], axis=1)) < 3.0  # a stable crop
 
 
 @needs_model
