@@ -481,6 +481,8 @@ class Pose3DPipeline:
             depth = None
         timings: dict[str, float] = {}
         t = time.perf_counter()
+        if self.tracker is None:
+            self.frontend.reset()  # without tracking every frame stands alone (no crops carried over)
         people2d = self.frontend(color)
         people2d = people2d.take(slice(0, int(self.config.max_people)))
         timings["2d"] = (time.perf_counter() - t) * 1e3

@@ -190,3 +190,12 @@ def test_missed_neighbour_does_not_take_the_seen_persons_id():
             person = seen[t.detection]
             assert ids.setdefault(person, t.id) == t.id, f"person {person} changed id at frame {k}"
     assert ids == {0: 1, 1: 2}
+
+
+@pytest.mark.parametrize("frac, same_id", [(0.1, True), (0.0, False)])
+def test_monocular_depth_jitter_far_away_keeps_the_id(frac, same_id):
+    # RGB-only roots jitter along the ray in proportion to the distance: 0.7 m at 5 m between two frames.
+    tr = Tracker(min_hits=1, gate_depth_frac=frac)
+    first = tr.update(*_frame([[0.0, 0.0, 5.0]]), 0.0)
+    second = tr.update(*_frame([[0.0, 0.0, 5.7]]), 1 / FPS)
+    assert (first[0].id == second[0].id) == same_id

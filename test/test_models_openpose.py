@@ -85,7 +85,7 @@ def test_decoder_params_reject_unknown_keys():
 def test_letterbox_round_trip_and_aspect():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    tensor, box = preprocess(img, get_model_config().with_input_size(192, 320))
+    tensor, box = preprocess(img, get_model_config("openpose_mobilenet_thin_s2").with_input_size(192, 320))
     assert tensor.shape == (1, 3, 192, 320) and tensor.dtype == np.float32
     assert box.scale == pytest.approx(0.4)
     assert not tensor[0, :, :, 256:].any()  # right padding stays black

@@ -83,7 +83,7 @@ def test_user_dict_config_resolves_relative_to_nothing():
 
 
 def test_check_outputs_names_the_mismatch():
-    cfg = get_model_config()
+    cfg = get_model_config("openpose_mobilenet_thin_s2")
     good = {"heatmaps": np.zeros((1, 19, 24, 32), np.float32), "pafs": np.zeros((1, 38, 24, 32), np.float32)}
     check_outputs(cfg, good, (192, 256))
     with pytest.raises(ModelConfigError, match="has no output 'pafs'"):

@@ -119,7 +119,7 @@ def test_camera_size_mismatch_and_bad_stamp(pipe, basketball):
 
 def test_model_outputs_not_matching_config_raise_clearly(basketball):
     img, cam = basketball
-    shipped = get_model_config()
+    shipped = get_model_config("openpose_mobilenet_thin_s2")
     wrong = ModelConfig(name="wrong", path=shipped.path, sha256=shipped.sha256, heatmap_channels=17)
     with Pose3DPipeline(PipelineConfig(model=wrong, tracking=False)) as p:
         with pytest.raises(ModelConfigError, match="expects"):

@@ -38,6 +38,9 @@ class TopDownParams:
         Two tracked people whose landmark boxes overlap by more than this are one person.
     min_visibility : float
         Body landmarks with a visibility below this are reported with confidence 0 (missing).
+    coast_frames : int
+        A tracked person whose presence drops (occlusion, motion blur) is looked for again in the same crop for
+        this many frames before the crop is dropped; it is not reported meanwhile.
     max_people : int
     """
 
@@ -46,6 +49,7 @@ class TopDownParams:
     new_person_overlap: float = 0.5
     duplicate_overlap: float = 0.7
     min_visibility: float = 0.0
+    coast_frames: int = 3
     max_people: int = 10
 
     def __post_init__(self) -> None:
@@ -56,6 +60,8 @@ class TopDownParams:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if int(self.max_people) < 1:
             raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+        if int(self.coast_frames) < 0:
+            raise ValueError(f"coast_frames must be >= 0, got {self.coast_frames}")
 
 
 def _landmark_box(result: CropResult) -> RotatedRect | None:
@@ -95,6 +101,7 @@ class TopDownFrontEnd:
     def reset(self) -> None:
         """Forget the tracked crops."""
         self._tracked: list[RotatedRect] = []
+        self._coasting: list[tuple[RotatedRect, int]] = []  # (last good crop, frames missed)
         self._since_detect = 0
         self.detector.reset()
 
@@ -110,7 +117,8 @@ class TopDownFrontEnd:
     def __call__(self, image_rgb: np.ndarray) -> People2D:
         """People of one frame."""
         p = self.params
-        rects = list(self._tracked)
+        rects = list(self._tracked) + [rect for rect, _ in self._coasting]
+        missed = [0] * len(self._tracked) + [n for _, n in self._coasting]
         detected = False
         if not rects or self._since_detect + 1 >= int(p.detect_interval):
             detected = True
@@ -118,11 +126,17 @@ class TopDownFrontEnd:
             for rect in self._detect(image_rgb):
                 if all(rect_overlap(rect, t) <= p.new_person_overlap for t in rects):
                     rects.append(rect)
+                    missed.append(0)
         else:
             self._since_detect += 1
-        results = [r for r in self.landmarker.run(image_rgb, rects[: 2 * int(p.max_people)])
-                   if r.flag >= p.min_presence]
+        rects = rects[: 2 * int(p.max_people)]
+        ran = self.landmarker.run(image_rgb, rects)
+        results = [r for r in ran if r.flag >= p.min_presence]
+        self._coasting = [(rect, n + 1) for rect, r, n in zip(rects, ran, missed, strict=False)
+                          if r.flag < p.min_presence and n < int(p.coast_frames)]
         results = self._merge_duplicates(results)[: int(p.max_people)]
+        # Largest person first (the flag is ~1 for everybody seen well): a stable order for untracked use.
+        results.sort(key=lambda r: -(_landmark_box(r).size))
         self._tracked = [r for r in (res.next_rect() for res in results) if r is not None]
         return self._people(results, detected)
 
