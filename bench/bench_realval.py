@@ -25,7 +25,9 @@ Usage (a clean 2-core machine, nothing else running)::
     .venv/bin/python bench/bench_realval.py --wheel /tmp/p2s/pose2sim-0.10.49-py3-none-any.whl \\
         [--models blazepose_full blazepose_heavy openpose_mobilenet_thin_s2] [--mediapipe full heavy] [--step 2]
 
-A model name may end in ``:N`` for N 3D-prior stages (``blazepose_full:0`` = no fusion). Writes
+Honest numbers: settings are chosen with ``--half first`` (the first half of the frames, all cameras) and reported
+with ``--half second`` (frames the choice never saw). A model name may end in ``:N`` for N 3D-prior stages
+(``blazepose_full:0`` = no fusion). Writes
 ``out/bench/realval.json`` and prints a markdown table.
 """
 
@@ -66,11 +68,11 @@ def reference(rv, cam: int, f: int):
 
 
 class Ours:
-    def __init__(self, spec: str, threads: int) -> None:
+    def __init__(self, spec: str, threads: int, overrides: dict | None = None) -> None:
         from pose3d_ros.pipeline import Pose3DPipeline
 
         model, _, stages = spec.partition(":")
-        cfg = {"model": model, "threads": threads, "actions": False, "tracker": {"min_hits": 1}}
+        cfg = {"model": model, "threads": threads, "actions": False, "tracker": {"min_hits": 1}, **(overrides or {})}
         if stages:
             cfg["stages"] = {"n_stages": int(stages)}
         self.name, self.pipe = f"ours:{spec}", Pose3DPipeline(cfg)
@@ -108,7 +110,7 @@ class MediaPipe:
         return [(np.where(c16[:, None] > 0, px16, np.nan), w16, False)]
 
 
-def evaluate(method, rv, videos: Path, cams, step: int) -> dict:
+def evaluate(method, rv, videos: Path, cams, step: int, half: str = "all") -> dict:
     err2d, pck05, pck10, mpjpe, pampjpe, root = [], [], [], [], [], []
     n_ref = n_found = n_false = n_frames = 0
     wall, cpu = [], []
@@ -119,7 +121,9 @@ def evaluate(method, rv, videos: Path, cams, step: int) -> dict:
                             height=h)
         method.reset()
         cap = cv2.VideoCapture(str(videos / f"{rv.camera_names[c]}.mp4"))
-        wanted = set(int(i) for i in rv.frames[::step])
+        n = len(rv.frames)
+        part = {"first": rv.frames[: n // 2], "second": rv.frames[n // 2:], "all": rv.frames}[half]
+        wanted = set(int(i) for i in part[::step])
         index = {int(fr): i for i, fr in enumerate(rv.frames)}
         frame_no = 0
         while True:
@@ -175,6 +179,10 @@ def main() -> int:
     parser.add_argument("--mediapipe", nargs="*", default=["full", "heavy"])
     parser.add_argument("--cameras", type=int, nargs="*", default=[0, 1, 2, 3])
     parser.add_argument("--step", type=int, default=2, help="every n-th frame of the reference")
+    parser.add_argument("--half", choices=("first", "second", "all"), default="second",
+                        help="frames used: first half = validation (choose settings), second = report")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="pipeline setting for our methods, e.g. top_down='{\"min_visibility\": 0.5}'")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "out" / "bench" / "realval.json")
     args = parser.parse_args()
@@ -183,10 +191,11 @@ def main() -> int:
     if not videos.is_dir():
         print(f"bench_realval: no videos in {videos}; pass --wheel", file=sys.stderr)
         return 2
-    methods = [Ours(m, args.threads) for m in args.models] + [MediaPipe(m) for m in args.mediapipe]
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    methods = [Ours(m, args.threads, overrides) for m in args.models] + [MediaPipe(m) for m in args.mediapipe]
     results = {}
     for m in methods:
-        results[m.name] = evaluate(m, rv, videos, args.cameras, args.step)
+        results[m.name] = evaluate(m, rv, videos, args.cameras, args.step, args.half)
         print(m.name, json.dumps(results[m.name]), flush=True)
     peer = results.get("mediapipe:full")
     print("\n| method | recall | false/frame | 2D median px | PCK@0.05 | PCK@0.1 | MPJPE mm | PA-MPJPE mm | root m | "

@@ -1,0 +1,177 @@
+"""Pipeline settings: the ``pipeline`` section of ``config/pose3d.yaml`` (every key validated at start)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .core.bone_refinement import BoneRefinementParams
+from .models.blazepose import BlazePoseParams
+from .models.cpm_stages import StageParams
+from .models.frontend import DEFAULT_INPUT_PIXELS
+from .models.openpose import DecoderParams
+from .models.top_down import TopDownParams
+from .settings import known_keys_only
+
+__all__ = ["PipelineConfig", "BACKEND_DEVICES"]
+
+#: Pipeline backend name -> inference device (:func:`pose3d_ros.inference.factory.create_backend`).
+BACKEND_DEVICES = {"onnxruntime": "cpu", "cpu": "cpu", "cuda": "cuda", "tensorrt": "tensorrt",
+                   "ort-tensorrt": "ort-tensorrt"}
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Pipeline settings (the ``pipeline`` section of ``config/pose3d.yaml``; :meth:`from_dict`).
+
+    Attributes
+    ----------
+    model : str, dict or None
+        Shipped model name (``models.json``), path of an ``.onnx`` (OpenPose-family defaults), or a model-config
+        dict (:class:`pose3d_ros.models.registry.ModelConfig` fields); None = the default model. A top-down
+        model (BlazePose) also runs ``detector`` to find people.
+    detector : str or dict
+        Bottom-up model that finds people for a top-down ``model`` (ignored for a bottom-up one).
+    detector_pixels : int
+        Pixel budget of the detector's full-frame input (it runs every ``top_down.detect_interval`` frames).
+    detector_decoder : dict
+        :class:`pose3d_ros.models.openpose.DecoderParams` overrides of the detector: permissive by default,
+        because the landmarker's person-presence flag rejects what is not a person.
+    input_size : (int, int) or None
+        Fixed network input ``(H, W)`` of the bottom-up pass (multiples of 8); None = from ``input_pixels`` and
+        the frame's aspect ratio (portrait frames get a portrait input).
+    input_pixels : int
+        Pixel budget of the bottom-up (full-frame) network input.
+    top_down : dict
+        :class:`pose3d_ros.models.top_down.TopDownParams` overrides (``detect_interval``, ``min_presence``...).
+    landmarker : dict
+        :class:`pose3d_ros.models.blazepose.BlazePoseParams` overrides.
+    backend : str
+        ``onnxruntime``/``cpu``, ``cuda``, ``tensorrt`` or ``ort-tensorrt``.
+    threads : int
+        ONNX Runtime intra-op threads.
+    fallback_to_cpu : bool
+        Fall back to ONNX Runtime on CPU when the GPU backend is unavailable.
+    decoder : dict
+        :class:`pose3d_ros.models.openpose.DecoderParams` overrides.
+    stages : dict
+        :class:`pose3d_ros.models.cpm_stages.StageParams` overrides (``n_stages``, ``fusion_weight``...).
+    prior_path : str or None
+        Pose prior ``.npz`` (None = the shipped one).
+    n_rotations : int
+        Rotation hypotheses of the lifting search.
+    refinement : dict or None
+        :class:`pose3d_ros.core.bone_refinement.BoneRefinementParams` overrides for the anatomical step that fits
+        every joint to its depth (bone lengths, full prior covariance, robust depth loss); None turns the step off
+        (faster by about 1 ms per person with depth, 10 mm less accurate on held-out clips).
+    use_depth : bool
+        Use ``Frame.depth_m`` when present.
+    tracking : bool
+        Persistent ids + smoothing. Without it every detection is reported with id = its index.
+    tracker : dict
+        :class:`pose3d_ros.core.tracking.Tracker` keyword arguments.
+    actions : bool
+        Run the action recognizer (needs tracking).
+    action_config : dict
+        Passed to ``ActionRecognizer``.
+    max_people : int
+        Keep at most this many people (highest grouping score first).
+    keep_belief_maps : bool
+        Attach the upsampled CNN heatmaps to the result (debugging).
+    roi_tracking : bool
+        With tracking on, run the CNN only on the region around the people of the previous frame, at the same
+        image scale as a full frame (a smaller network input: faster), and on the full frame every
+        ``full_frame_interval`` frames, whenever nobody was seen, or when the region covers most of the image.
+    full_frame_interval : int
+        Frames between two full-frame passes (new people are found within this many frames).
+    roi_margin : float
+        Region = the people's joint box grown by this fraction of its larger side on each side.
+    """
+
+    model: Any = None
+    detector: Any = "openpose_mobilenet_thin_s2"
+    detector_pixels: int = 160000
+    detector_decoder: dict = dataclasses.field(
+        default_factory=lambda: {"thresh_human_score": 0.1, "thresh_part_count": 3})
+    input_size: tuple[int, int] | None = None
+    input_pixels: int = DEFAULT_INPUT_PIXELS
+    top_down: dict = dataclasses.field(default_factory=dict)
+    landmarker: dict = dataclasses.field(default_factory=dict)
+    backend: str = "onnxruntime"
+    threads: int = 2
+    fallback_to_cpu: bool = True
+    decoder: dict = dataclasses.field(default_factory=dict)
+    stages: dict = dataclasses.field(default_factory=dict)
+    prior_path: str | None = None
+    n_rotations: int = 12
+    refinement: dict | None = dataclasses.field(default_factory=dict)
+    use_depth: bool = True
+    tracking: bool = True
+    tracker: dict = dataclasses.field(default_factory=dict)
+    actions: bool = True
+    action_config: dict = dataclasses.field(default_factory=dict)
+    max_people: int = 10
+    keep_belief_maps: bool = False
+    roi_tracking: bool = True
+    full_frame_interval: int = 6
+    roi_margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKEND_DEVICES:
+            raise ValueError(f"backend must be one of {sorted(BACKEND_DEVICES)}, got {self.backend!r}")
+        if int(self.threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if int(self.full_frame_interval) < 1 or not self.roi_margin >= 0:
+            raise ValueError(f"need full_frame_interval >= 1 and roi_margin >= 0, got {self.full_frame_interval}, "
+                             f"{self.roi_margin}")
+        if int(self.max_people) < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+        if self.input_size is not None:
+            size = tuple(int(v) for v in self.input_size)
+            if len(size) != 2 or min(size) < 8 or any(v % 8 for v in size):
+                raise ValueError(f"input_size must be (H, W), multiples of 8, got {self.input_size}")
+            self.input_size = size
+        for name in ("input_pixels", "detector_pixels"):
+            if not 1024 <= int(getattr(self, name)) <= 4096 * 4096:
+                raise ValueError(f"{name} must be in [1024, 16777216], got {getattr(self, name)}")
+        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_decoder"):
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, {})
+            elif not isinstance(value, Mapping):
+                raise ValueError(f"{name} must be a mapping, got {type(value).__name__}")
+        if self.refinement is not None and not isinstance(self.refinement, Mapping):
+            raise ValueError(f"refinement must be a mapping or None, got {type(self.refinement).__name__}")
+        # Validate the nested sections now, not on the first frame.
+        DecoderParams.from_dict(self.decoder)
+        DecoderParams.from_dict(self.detector_decoder)
+        StageParams.from_dict(self.stages)
+        TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
+        BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
+        self.refinement_params()
+
+    def refinement_params(self) -> BoneRefinementParams | None:
+        """The anatomical step's settings (None = off)."""
+        if self.refinement is None:
+            return None
+        return BoneRefinementParams(**known_keys_only(BoneRefinementParams, self.refinement, "refinement settings"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PipelineConfig:
+        """Build from a dict (e.g. a YAML ``pipeline`` section); unknown keys raise ``ValueError``."""
+        data = known_keys_only(cls, data, "pipeline settings")
+        if data.get("model") == "":
+            data["model"] = None
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, section: str = "pipeline") -> PipelineConfig:
+        """Read ``section`` of a YAML file (the whole file when it has no such key)."""
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
+        return cls.from_dict(data.get(section, data))
