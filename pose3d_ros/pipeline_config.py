@@ -150,8 +150,7 @@ class PipelineConfig:
             raise ValueError(f"refinement must be a mapping or None, got {type(self.refinement).__name__}")
         # Validate the nested sections now, not on the first frame.
         DecoderParams.from_dict(self.decoder)
-        self.detector_settings("movenet")
-        self.detector_settings("openpose")
+        self.detector_settings(self.detector_family())
         StageParams.from_dict(self.stages)
         TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
         BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
@@ -162,6 +161,14 @@ class PipelineConfig:
         if self.refinement is None:
             return None
         return BoneRefinementParams(**known_keys_only(BoneRefinementParams, self.refinement, "refinement settings"))
+
+    def detector_family(self) -> str:
+        """``movenet`` or ``openpose``: the family of ``detector`` (an ``.onnx`` path is OpenPose-family)."""
+        from .models.registry import resolve_model
+
+        if isinstance(self.detector, str) and self.detector.endswith(".onnx"):
+            return "openpose"
+        return resolve_model(self.detector).family
 
     def detector_settings(self, family: str) -> MoveNetParams | DecoderParams:
         """The detector's settings for a detector of ``family`` (``movenet`` or ``openpose``)."""

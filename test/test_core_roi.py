@@ -105,3 +105,11 @@ def test_input_geometry_extreme_frames_stay_valid():
     assert input_size_for_frame(1, 1, 90112, max_size=(1, 1)) == (32, 32)
     with pytest.raises(ValueError, match="positive"):
         input_size_for_frame(0, 100, 90112)
+
+
+def test_upper_body_only_gets_a_whole_body_crop_centred_below_the_shoulders():
+    pts = np.full((5, 2), np.nan)
+    pts[0], pts[1], pts[4] = (300, 200), (260, 200), (280, 160)  # shoulders 40 px apart, head above
+    rect = rect_from_keypoints(pts, np.ones(5), 2, 3, 0, 1)
+    assert rect.cy == pytest.approx(200 + 1.3 * 40) and rect.cx == pytest.approx(280)
+    assert rect.size >= 2 * 2.3 * 40 * 1.25 - 1e-9

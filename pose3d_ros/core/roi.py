@@ -28,6 +28,10 @@ __all__ = [
 
 #: Crop side / (2 x alignment radius): MediaPipe's RectTransformation scale for the pose ROI.
 ALIGNMENT_SCALE = 1.25
+#: Adult proportions, in shoulder widths (biacromial ~0.39 m): mid-shoulder to mid-hip, and the radius of the
+#: circle around the whole body from the mid-hip (~0.9 m).
+TORSO_PER_SHOULDER = 1.3
+BODY_RADIUS_PER_SHOULDER = 2.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +116,9 @@ def rect_from_keypoints(points, conf, left_hip: int, right_hip: int, left_should
                         margin: float = 1.1, scale: float = ALIGNMENT_SCALE) -> RotatedRect | None:
     """The crop for one person found by a bottom-up detector (e.g. OpenPose grouping).
 
-    The centre is the mid-hip (the centre of the joints' box when a hip is missing); the radius is the distance
-    from it to the farthest seen joint times ``margin``; the direction is mid-hip -> mid-shoulder (upright when a
-    pair is missing).
+    The centre is the mid-hip (extrapolated from the shoulders when a hip is missing, else the centre of the
+    joints' box); the radius is the distance from it to the farthest seen joint times ``margin`` (at least a
+    whole body for an upper body); the direction is mid-hip -> mid-shoulder (upright without shoulders).
 
     Parameters
     ----------
@@ -138,12 +142,26 @@ def rect_from_keypoints(points, conf, left_hip: int, right_hip: int, left_should
     hips_ok = seen[left_hip] and seen[right_hip]
     shoulders_ok = seen[left_shoulder] and seen[right_shoulder]
     lo, hi = pts[seen].min(axis=0), pts[seen].max(axis=0)
-    center = 0.5 * (pts[left_hip] + pts[right_hip]) if hips_ok else 0.5 * (lo + hi)
-    radius = float(np.max(np.hypot(*(pts[seen] - center).T))) * margin
+    up = np.array([0.0, -1.0])
+    radius_floor = 0.0
+    if hips_ok:
+        center = 0.5 * (pts[left_hip] + pts[right_hip])
+    elif shoulders_ok and np.hypot(*(pts[left_shoulder] - pts[right_shoulder])) > 1e-6:
+        # Upper body only (hips out of view or hidden): the landmark model still wants a crop centred on the
+        # mid-hip, which lies about TORSO_PER_SHOULDER shoulder widths below the shoulders, across their line.
+        across = pts[left_shoulder] - pts[right_shoulder]
+        width = float(np.hypot(*across))
+        down = np.array([-across[1], across[0]]) / width
+        if down[1] < 0:
+            down = -down
+        center = 0.5 * (pts[left_shoulder] + pts[right_shoulder]) + TORSO_PER_SHOULDER * width * down
+        radius_floor = BODY_RADIUS_PER_SHOULDER * width
+    else:
+        center = 0.5 * (lo + hi)
+    radius = max(float(np.max(np.hypot(*(pts[seen] - center).T))) * margin, radius_floor)
     if radius < 2.0:
         return None
-    up = np.array([0.0, -1.0])
-    if hips_ok and shoulders_ok:
+    if shoulders_ok:
         spine = 0.5 * (pts[left_shoulder] + pts[right_shoulder]) - center
         if np.hypot(*spine) > 1e-6:
             up = spine / np.hypot(*spine)
