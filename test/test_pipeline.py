@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pose3d_ros.core.camera import PinholeCamera
+from pose3d_ros.core.skeleton import bone_lengths
 from pose3d_ros.models.registry import ModelConfig, ModelConfigError, get_model_config
 from pose3d_ros.pipeline import Frame, PipelineConfig, Pose3DPipeline
 
@@ -39,9 +40,13 @@ def test_real_photo_gives_plausible_3d_people(pipe, basketball):
         assert person.joints.shape == (16, 3) and np.isfinite(person.joints).all()
         assert (person.joints[:, 2] > 0.5).all()  # in front of the camera
         assert person.joints[3, 1] < person.joints[12, 1]  # head above the ankle (y down)
-        height = np.linalg.norm(person.joints[3] - 0.5 * (person.joints[12] + person.joints[15]))
-        assert 1.0 < height < 2.2
+        bones = bone_lengths(person.joints)
+        assert (bones > 0.05).all() and (bones < 0.7).all()  # human limbs, also for the man cut off at the knees
         assert ((person.confidence >= 0) & (person.confidence <= 1)).all()
+    # The player seen head to toe (the largest person, first) stands at an adult's height.
+    whole = res.people[0]
+    height = np.linalg.norm(whole.joints[3] - 0.5 * (whole.joints[12] + whole.joints[15]))
+    assert 1.2 < height < 2.1
     assert {"2d", "stages+lift", "total"} <= set(res.timings)
 
 
