@@ -185,7 +185,7 @@ def test_roi_tracking_crops_yet_keeps_the_people(basketball):
     full, cam = basketball
     img = np.full_like(full, 128)
     img[:, :230] = full[:, :230]  # only the left player: the region is a third of the frame
-    with Pose3DPipeline({"model": "openpose_mobilenet_thin_s2", "tracker": {"min_hits": 1},
+    with Pose3DPipeline({"model": "openpose_mobilenet_thin_s2", "input_pixels": 90112, "tracker": {"min_hits": 1},
                          "full_frame_interval": 10}) as p:
         first = p.process(Frame(img, None, cam, 0.0))
         roi, size = p.frontend._next_roi(480, 640)

@@ -34,7 +34,7 @@ class BottomUpParams:
     """
 
     input_size: tuple[int, int] | None = None
-    input_pixels: int = 90112
+    input_pixels: int = 160000
     roi_tracking: bool = False
     full_frame_interval: int = 6
     roi_margin: float = 0.25

@@ -130,6 +130,10 @@ class Pose3DNode(Node):
         self.backend = d("backend", "onnxruntime", "inference backend: onnxruntime | tensorrt (falls back to CPU)",
                          read_only=True)
         self.model = d("model", "", "2D model name or ONNX path ('' = the pipeline default)", read_only=True)
+        self.detector = d("detector", "", "person detector of a top-down model ('' = the pipeline default)",
+                          read_only=True)
+        self.input_pixels = d("input_pixels", 0, "pixel budget of full-frame network inputs, shaped like the image "
+                              "(0 = the pipeline default)", lo=0, hi=16777216, read_only=True)
         self.max_fps = d("max_fps", 0.0, "process at most this many frames per second (0 = no limit)", lo=0.0,
                          hi=240.0, dynamic=True)
         self.add_on_set_parameters_callback(self._on_params)
@@ -191,6 +195,10 @@ class Pose3DNode(Node):
             section.setdefault("backend", self.backend)
         if self.model:
             section["model"] = self.model
+        if self.detector:
+            section["detector"] = self.detector
+        if self.input_pixels:
+            section["input_pixels"] = section["detector_pixels"] = int(self.input_pixels)
         section.setdefault("use_depth", self.use_depth)
         maker = getattr(PipelineConfig, "from_dict", None)
         config = maker(section) if maker else PipelineConfig(**section)
