@@ -100,3 +100,21 @@ def test_a_crop_outside_the_image_is_black_not_a_crash(messi):
     with Pose3DPipeline({"model": "blazepose_full", "tracking": False, "actions": False}) as p:
         out = p.frontend.landmarker.run(img, [rect_from_alignment_points((-500.0, -500.0), (-500.0, -600.0))])
     assert len(out) == 1 and out[0].flag < 0.5 and np.isfinite(out[0].landmarks).all()
+
+
+@pytest.mark.parametrize("which", ["model", "detector"])
+def test_a_truncated_landmark_or_detector_model_is_refused_by_name(tmp_path, which):
+    import json
+    import shutil
+
+    from pose3d_ros.models.registry import ModelChecksumError, get_model_config, models_dir
+
+    name = "blazepose_full" if which == "model" else "movenet_multipose_lightning"
+    entry = json.loads((models_dir() / "models.json").read_text())["models"][name]
+    bad = tmp_path / entry["file"]
+    shutil.copy(get_model_config(name).path, bad)
+    with bad.open("r+b") as fh:
+        fh.truncate(1000)
+    spec = {"name": name, **entry, "file": str(bad)}
+    with pytest.raises(ModelChecksumError, match="corrupt"):
+        Pose3DPipeline({which: spec, "tracking": False, "actions": False})
