@@ -32,6 +32,8 @@ SCENES = {
     "video": ("sports2d_demo_640x480.mp4", 2),
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: Optional YAML with a 'pipeline' section for the inference node (``--pipeline-config``).
+PIPELINE_CONFIG = ""
 
 
 def build_scene(name: str, workdir: Path) -> Path:
@@ -86,7 +88,8 @@ def run_scene(name: str, seconds: float, rate: float, env: dict, workdir: Path) 
                                     "-p", "backend:=playback", "-p", f"path:={path}", "-p", f"rate:={rate}"],
                                    env=env, stdout=logs["driver"], stderr=subprocess.STDOUT),
         "node": subprocess.Popen([sys.executable, "-m", "pose3d_ros.ros.pose3d_node", "--ros-args", *ns,
-                                  "-p", "process_mode:=always", "-p", "publish_debug_image:=false"],
+                                  "-p", "process_mode:=always", "-p", "publish_debug_image:=false",
+                                  *(["-p", f"pipeline_config:={PIPELINE_CONFIG}"] if PIPELINE_CONFIG else [])],
                                  env=env, stdout=logs["node"], stderr=subprocess.STDOUT),
     }
     node = rclpy.create_node(f"bench_{name}", namespace="camera")
@@ -151,7 +154,10 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=0.0, help="measured time per scene in minutes (overrides)")
     ap.add_argument("--rate", type=float, default=30.0, help="driver frame rate (frames/s)")
     ap.add_argument("--output", type=Path, default=REPO / "out" / "bench" / "e2e.json")
+    ap.add_argument("--pipeline-config", type=Path, default=None, help="YAML with a 'pipeline' section for the node")
     args = ap.parse_args()
+    global PIPELINE_CONFIG
+    PIPELINE_CONFIG = str(args.pipeline_config.resolve()) if args.pipeline_config else ""
     seconds = args.minutes * 60 if args.minutes else args.seconds
     sys.path.insert(0, str(REPO))
     from pose3d_ros.ros.dds import apply_dds_defaults

@@ -295,7 +295,10 @@ class Pose3DPipeline:
                     self.recognizer = ActionRecognizer({**dict(self.config.action_config), "classifier": False})
 
     def close(self) -> None:
-        """Release the inference backends."""
+        """Release the inference backends (and the background detector thread)."""
+        close_front = getattr(self.frontend, "close", None)
+        if close_front is not None:
+            close_front()
         for backend in (self.backend, self.detector_backend):
             close = getattr(backend, "close", None)
             if close is not None:

@@ -118,3 +118,33 @@ def test_a_truncated_landmark_or_detector_model_is_refused_by_name(tmp_path, whi
     spec = {"name": name, **entry, "file": str(bad)}
     with pytest.raises(ModelChecksumError, match="corrupt"):
         Pose3DPipeline({which: spec, "tracking": False, "actions": False})
+
+
+@needs_model
+def test_background_detection_adds_people_later_and_never_stalls_a_frame(messi):
+    import time
+
+    img, cam = messi
+    cfg = {"actions": False, "tracker": {"min_hits": 1},
+           "top_down": {"detect_interval": 2, "background_detection": True}}
+    with Pose3DPipeline(cfg) as p:
+        first = p.process(Frame(img, None, cam, 0.0))  # nobody tracked: the detector runs in line
+        assert len(first.people) >= 1
+        p.process(Frame(img, None, cam, 0.1))
+        p.process(Frame(img, None, cam, 0.2))  # detection due: submitted, this frame does not wait
+        assert p.frontend._pending is not None
+        p.frontend._pending.result(timeout=30)
+        later = p.process(Frame(img, None, cam, 0.3))  # the finished pass is merged: the same person, no new one
+        assert p.frontend._pending is None
+        assert [q.id for q in later.people] == [q.id for q in first.people]
+        p.process(Frame(img, None, cam, 0.4))
+        p.process(Frame(img, None, cam, 0.5))
+        pending = p.frontend._pending
+        p.reset()  # a time jump: a running pass belongs to the old sequence and is dropped
+        if pending is not None:
+            pending.result(timeout=30)
+        assert p.frontend._pending is None
+        t = time.perf_counter()
+        p.process(Frame(img, None, cam, 0.0))
+        assert time.perf_counter() - t < 30
+    assert p.frontend._executor is None  # closed with the pipeline

@@ -40,6 +40,11 @@ class TopDownParams:
         same person (the more confident stays).
     min_visibility : float
         Body landmarks with a visibility below this are reported with confidence 0 (missing).
+    background_detection : bool
+        While people are tracked, run the periodic detector pass in a background thread on that frame and add its
+        new people when it finishes (one or two frames later), so a detector frame does not stall the stream (a
+        live camera); with nobody tracked the detector always runs in line. Off = every frame's result depends
+        on that frame only (offline, reproducible).
     coast_frames : int
         A tracked person whose presence drops (occlusion, motion blur) is looked for again in the same crop for
         this many frames before the crop is dropped; it is not reported meanwhile.
@@ -52,6 +57,7 @@ class TopDownParams:
     duplicate_distance: float = 0.1
     min_visibility: float = 0.0
     coast_frames: int = 3
+    background_detection: bool = False
     max_people: int = 10
 
     def __post_init__(self) -> None:
@@ -109,7 +115,41 @@ class TopDownFrontEnd:
         self._tracked: list[RotatedRect] = []
         self._coasting: list[tuple[RotatedRect, int]] = []  # (last good crop, frames missed)
         self._since_detect = 0
+        self._pending = None  # the background detector pass (a Future); a reset forgets a running one
         self.detector.reset()
+
+    def close(self) -> None:
+        """Stop the background detector thread (waits for a running pass)."""
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=True)
+            self._executor = None
+
+    def _submit_detection(self, image_rgb: np.ndarray) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if getattr(self, "_executor", None) is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose3d-detector")
+        self._pending = self._executor.submit(self._detect, image_rgb.copy())
+
+    def _new_people(self, image_rgb: np.ndarray, tracked: list[RotatedRect]) -> list[RotatedRect] | None:
+        """Detections of this frame (or of a finished background pass); None when no detection is due or ready."""
+        p = self.params
+        due = not tracked or self._since_detect + 1 >= int(p.detect_interval)
+        if self._pending is not None:
+            if not self._pending.done():
+                self._since_detect += 1
+                return None
+            future, self._pending = self._pending, None
+            return future.result()  # an exception of the pass surfaces here, as in line
+        if not due:
+            self._since_detect += 1
+            return None
+        self._since_detect = 0
+        if p.background_detection and tracked:
+            self._submit_detection(image_rgb)
+            return None
+        return self._detect(image_rgb)
 
     def _detect(self, image_rgb: np.ndarray) -> list[RotatedRect]:
         found = self.detector(image_rgb, full_frame=True)
@@ -126,18 +166,14 @@ class TopDownFrontEnd:
         rects = list(self._tracked)
         missed = [0] * len(rects)
         coasting = list(self._coasting)
-        detected = False
-        if not rects or self._since_detect + 1 >= int(p.detect_interval):
-            detected = True
-            self._since_detect = 0
-            for rect in self._detect(image_rgb):
-                if not any(_same_place(rect, t, p.new_person_distance) for t in rects):
-                    rects.append(rect)
-                    missed.append(0)
-                    # A fresh detection replaces the crop of a person being looked for again.
-                    coasting = [(c, n) for c, n in coasting if not _same_place(rect, c, p.new_person_distance)]
-        else:
-            self._since_detect += 1
+        found = self._new_people(image_rgb, rects)
+        detected = found is not None
+        for rect in found or ():
+            if not any(_same_place(rect, t, p.new_person_distance) for t in rects):
+                rects.append(rect)
+                missed.append(0)
+                # A fresh detection replaces the crop of a person being looked for again.
+                coasting = [(c, n) for c, n in coasting if not _same_place(rect, c, p.new_person_distance)]
         rects += [c for c, _ in coasting]
         missed += [n for _, n in coasting]
         rects, missed = rects[: 2 * int(p.max_people)], missed[: 2 * int(p.max_people)]
