@@ -43,6 +43,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from metrics import mpjpe, pa_mpjpe  # noqa: E402
 
 from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
 from pose3d_ros.core.depth import (  # noqa: E402
@@ -62,25 +65,6 @@ PITCHES_DEG = (0.0, 15.0)
 
 
 # ------------------------------------------------------------------------------------------------- metrics
-def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-pose mean joint error after aligning the pelvis (joint 0), (N,)."""
-    return np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(1)
-
-
-def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-pose mean joint error after the best similarity transform of ``pred`` onto ``gt``, (N,)."""
-    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
-    p, g = pred - mp, gt - mg
-    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", p, g))
-    sign = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
-    s[:, -1] *= sign
-    u[:, :, -1] *= sign[:, None]
-    rot = np.einsum("nij,njk->nik", u, vt)
-    scale = s.sum(1) / (p**2).sum((1, 2))
-    aligned = scale[:, None, None] * np.einsum("nji,nik->njk", p, rot) + mg
-    return np.linalg.norm(aligned - gt, axis=-1).mean(1)
-
-
 def abs_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-pose mean camera-frame joint error (no alignment), (N,); NaN joints are skipped."""
     return np.nanmean(np.linalg.norm(pred - gt, axis=-1), axis=1)

@@ -36,6 +36,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from metrics import pa_error  # noqa: E402
 
 from pose3d_ros.core.belief_maps import render_belief_maps  # noqa: E402
 from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
@@ -109,16 +112,6 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(s * p - g, axis=1).mean())
 
 
-def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    mp_, mg = pred.mean(0), gt.mean(0)
-    a, b = pred - mp_, gt - mg
-    u, s, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    s[-1] *= d
-    u[:, -1] *= d
-    return float(np.linalg.norm((s.sum() / (a**2).sum()) * a @ (u @ vt) - b, axis=1).mean())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--poses", type=int, default=150)
@@ -157,7 +150,7 @@ def main() -> int:
                     ms.append((time.perf_counter() - t) * 1e3)
                     err2d.append(np.linalg.norm(res.pixels[0, LIMBS] - true16[LIMBS], axis=1))
                     e3n.append(n_mpjpe(res.poses[0], pose))
-                    e3pa.append(pa_mpjpe(res.poses[0], pose))
+                    e3pa.append(pa_error(res.poses[0], pose))
                 e2 = np.concatenate(err2d)
                 rows.append({"case": kind, "n_stages": n_st, "fusion_weight": weight if n_st else None,
                              "err2d_median_px": float(np.median(e2)), "err2d_mean_px": float(np.mean(e2)),

@@ -40,6 +40,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from metrics import pa_error  # noqa: E402
 
 from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
 from pose3d_ros.core.skeleton import POSE3D16, convert  # noqa: E402
@@ -76,19 +79,6 @@ def load_frames(n_video: int, step: int = 4) -> list[tuple[str, np.ndarray]]:
                 taken += 1
             i += 1
     return frames
-
-
-def procrustes_error(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean distance after the best similarity transform of ``a`` onto ``b`` ((J, 3) each)."""
-    ma, mb = a.mean(0), b.mean(0)
-    xa, xb = a - ma, b - mb
-    u, s, vt = np.linalg.svd(xa.T @ xb)
-    d = np.sign(np.linalg.det(u @ vt))
-    s[-1] *= d
-    u[:, -1] *= d
-    rot = u @ vt
-    scale = s.sum() / (xa**2).sum()
-    return float(np.linalg.norm(scale * xa @ rot - xb, axis=1).mean())
 
 
 def mediapipe_person(result, w: int, h: int):
@@ -204,7 +194,7 @@ def main() -> int:
                 rec["pck1"].append(float((err < 0.1).mean()))
                 rec["pck2"].append(float((err < 0.2).mean()))
                 if np.isfinite(w16[LIMBS]).all():
-                    rec["pa3d"].append(procrustes_error(best.joints[LIMBS], w16[LIMBS]) * 1e3)
+                    rec["pa3d"].append(pa_error(best.joints[LIMBS], w16[LIMBS]) * 1e3)
     mp_frames = sum(mediapipe_person(mp_pose.process(img), 640, 480) is not None for _, img in frames)
 
     def stats(v):

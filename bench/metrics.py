@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["procrustes_align", "pa_error", "root_relative_error", "match_people"]
+__all__ = ["mpjpe", "pa_mpjpe", "pa_error", "root_relative_error", "match_people"]
 
 
-def procrustes_align(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``pred`` (J, 3) moved onto ``ref`` (J, 3) by the best similarity transform (rotation, scale, translation)."""
-    mp, mr = pred.mean(0), ref.mean(0)
-    xp, xr = pred - mp, ref - mr
-    u, s, vt = np.linalg.svd(xp.T @ xr)
-    d = np.sign(np.linalg.det(u @ vt))
-    s[-1] *= d
-    u[:, -1] *= d
-    scale = s.sum() / max((xp**2).sum(), 1e-12)
-    return scale * xp @ (u @ vt) + mr
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean joint error after aligning the pelvis (joint 0); ``(N, J, 3)`` each -> ``(N,)``."""
+    return np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(1)
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean joint error after the best similarity transform of ``pred`` onto ``gt``; ``(N, J, 3)`` each
+    -> ``(N,)`` (PA-MPJPE, VideoPose3D's ``p_mpjpe``)."""
+    mp, mg = pred.mean(1, keepdims=True), gt.mean(1, keepdims=True)
+    p, g = pred - mp, gt - mg
+    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", p, g))
+    sign = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
+    s[:, -1] *= sign
+    u[:, :, -1] *= sign[:, None]
+    rot = np.einsum("nij,njk->nik", u, vt)
+    scale = s.sum(1) / np.maximum((p**2).sum((1, 2)), 1e-12)
+    aligned = scale[:, None, None] * np.einsum("nji,nik->njk", p, rot) + mg
+    return np.linalg.norm(aligned - gt, axis=-1).mean(1)
 
 
 def pa_error(pred: np.ndarray, ref: np.ndarray) -> float:
-    """PA-MPJPE: mean joint distance after :func:`procrustes_align` (same units as the input)."""
-    return float(np.linalg.norm(procrustes_align(pred, ref) - ref, axis=1).mean())
+    """:func:`pa_mpjpe` of one pose, ``(J, 3)`` each."""
+    return float(pa_mpjpe(np.asarray(pred)[None], np.asarray(ref)[None])[0])
 
 
 def root_relative_error(pred: np.ndarray, ref: np.ndarray, root: int = 0) -> float:

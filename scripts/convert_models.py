@@ -51,7 +51,6 @@ import hashlib
 import json
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -304,15 +303,10 @@ def time_onnx(onnx_path: Path, runs: int = 20, threads: int = 2) -> float:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    from convert_movenet import median_run_ms  # this script's folder is on sys.path
+
     x = np.random.default_rng(1).random((1, BLAZEPOSE_SIZE, BLAZEPOSE_SIZE, 3), dtype=np.float32)
-    for _ in range(3):
-        session.run(None, {"image": x})
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, {"image": x})
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
+    return median_run_ms(session, {"image": x}, runs)
 
 
 def blazepose_entry(path: Path, variant: str, max_diff: dict[str, float]) -> dict:

@@ -172,7 +172,6 @@ def compare_with_tfjs(graph_json: Path, onnx_path: Path) -> dict:
 
 def time_movenet(onnx_path: Path, sizes=((256, 352), (352, 448)), runs: int = 20, threads: int = 2) -> dict:
     """Median ONNX Runtime CPU milliseconds per call at each (H, W) (``threads`` intra-op threads)."""
-    import numpy as np
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -181,15 +180,20 @@ def time_movenet(onnx_path: Path, sizes=((256, 352), (352, 448)), runs: int = 20
     result = {}
     for height, width in sizes:
         x = _verify_inputs(height, width)[0]
-        for _ in range(3):
-            session.run(None, {"image": x})
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            session.run(None, {"image": x})
-            times.append(time.perf_counter() - start)
-        result[f"{height}x{width}"] = round(1000.0 * float(np.median(times)), 1)
+        result[f"{height}x{width}"] = round(median_run_ms(session, {"image": x}, runs), 1)
     return result
+
+
+def median_run_ms(session, feed: dict, runs: int, warmup: int = 3) -> float:
+    """Median wall time (ms) of ``session.run`` on ``feed`` after ``warmup`` runs."""
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(sorted(times)[len(times) // 2])
 
 
 def movenet_entry(path: Path, max_diff: dict) -> dict:
