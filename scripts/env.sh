@@ -8,6 +8,8 @@ if [[ -z "${ROS_DISTRO:-}" ]]; then
 fi
 # shellcheck disable=SC1091
 COLCON_CURRENT_PREFIX=$VIRTUAL_ENV source "$VIRTUAL_ENV/local_setup.bash"
+# The package's executables (pose3d-ros, pose3d_node, kinect_driver) live where `ros2 run` looks for them.
+case ":$PATH:" in *":$VIRTUAL_ENV/lib/pose3d_ros:"*) ;; *) export PATH=$VIRTUAL_ENV/lib/pose3d_ros:$PATH ;; esac
 # Discovery stays on loopback by default; on a robot network export ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET.
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_LOCALHOST_ONLY=${ROS_LOCALHOST_ONLY:-1}  # same rule for Humble, which predates the variable above
