@@ -148,3 +148,34 @@ def test_background_detection_adds_people_later_and_never_stalls_a_frame(messi):
         p.process(Frame(img, None, cam, 0.0))
         assert time.perf_counter() - t < 30
     assert p.frontend._executor is None  # closed with the pipeline
+
+
+@needs_model
+def test_a_rejected_detection_does_not_make_the_detector_run_every_frame(messi):
+    from pose3d_ros.models.frontend import People2D
+
+    img, cam = messi
+    with Pose3DPipeline({"actions": False, "tracker": {"min_hits": 1}, "top_down": {"detect_interval": 4}}) as p:
+        real = p.frontend.detector
+        calls = []
+
+        class WithPhantom:  # the real detector's people plus a "person" on the empty sky (the landmarker rejects it)
+            layout = real.layout
+
+            def reset(self):
+                real.reset()
+
+            def __call__(self, image, full_frame=True):
+                calls.append(1)
+                found = real(image, full_frame)
+                phantom = np.full((1, found.keypoints.shape[1], 2), np.nan)
+                phantom[0, 5:7] = [[20, 20], [40, 20]]  # shoulders only, top-left corner
+                phantom[0, 11:13] = [[22, 60], [38, 60]]
+                conf = np.zeros((1, found.keypoints.shape[1]))
+                conf[0, [5, 6, 11, 12]] = 0.5
+                return People2D(found.layout, np.concatenate([found.keypoints, phantom]),
+                                np.concatenate([found.conf, conf]), np.append(found.scores, 0.5))
+
+        p.frontend.detector = WithPhantom()
+        counts = [len(p.process(Frame(img, None, cam, 0.1 * k)).people) for k in range(8)]
+    assert min(counts) >= 1 and len(calls) == 2  # frames 0 and 4 only

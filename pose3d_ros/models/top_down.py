@@ -72,6 +72,10 @@ class TopDownParams:
             raise ValueError(f"coast_frames must be >= 0, got {self.coast_frames}")
 
 
+#: ``missed`` mark of a crop that comes from this frame's detector, not from a tracked person.
+NEW = -1
+
+
 def _same_place(a: RotatedRect, b: RotatedRect, frac: float) -> bool:
     return float(np.hypot(a.cx - b.cx, a.cy - b.cy)) < frac * max(a.size, b.size)
 
@@ -108,6 +112,7 @@ class TopDownFrontEnd:
         det_layout = get_layout(detector.layout)
         self._det_joints = tuple(det_layout.index(n) for n in
                                  ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))
+        self._executor = None  # the background detector thread, made on first use
         self.reset()
 
     def reset(self) -> None:
@@ -120,15 +125,14 @@ class TopDownFrontEnd:
 
     def close(self) -> None:
         """Stop the background detector thread (waits for a running pass)."""
-        executor = getattr(self, "_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
             self._executor = None
 
     def _submit_detection(self, image_rgb: np.ndarray) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        if getattr(self, "_executor", None) is None:
+        if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pose3d-detector")
         self._pending = self._executor.submit(self._detect, image_rgb.copy())
 
@@ -171,7 +175,7 @@ class TopDownFrontEnd:
         for rect in found or ():
             if not any(_same_place(rect, t, p.new_person_distance) for t in rects):
                 rects.append(rect)
-                missed.append(0)
+                missed.append(NEW)
                 # A fresh detection replaces the crop of a person being looked for again.
                 coasting = [(c, n) for c, n in coasting if not _same_place(rect, c, p.new_person_distance)]
         rects += [c for c, _ in coasting]
@@ -179,7 +183,9 @@ class TopDownFrontEnd:
         rects, missed = rects[: 2 * int(p.max_people)], missed[: 2 * int(p.max_people)]
         ran = self.landmarker.run(image_rgb, rects)
         results = [r for r in ran if r.flag >= p.min_presence]
-        lost = [(rect, n + 1) for rect, r, n in zip(rects, ran, missed, strict=True) if r.flag < p.min_presence]
+        # Only people seen before are looked for again: a detection the landmarker rejects (not a person) is gone.
+        lost = [(rect, n + 1) for rect, r, n in zip(rects, ran, missed, strict=True)
+                if r.flag < p.min_presence and n != NEW]
         if any(n == 1 for _, n in lost):
             self._since_detect = int(p.detect_interval)  # somebody was just lost: look for people next frame
         self._coasting = [(rect, n) for rect, n in lost if n <= int(p.coast_frames)]
