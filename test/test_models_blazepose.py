@@ -22,6 +22,14 @@ def test_refinement_moves_a_landmark_to_the_heatmap_peak_mean():
     assert_allclose(out[0], [30.5 * 4, 20 * 4])
 
 
+def test_refinement_at_the_heatmap_edge_uses_the_part_of_the_window_inside():
+    heat = np.zeros((64, 64, 2), np.float32)
+    heat[0, 0, 0] = heat[0, 1, 0] = 0.9  # top-left corner
+    heat[63, 62, 1] = 0.6  # bottom-right corner
+    out = refine_from_heatmaps(np.array([[1.5 * 4, 1.2 * 4], [63.9 * 4, 63.9 * 4]]), heat, 256, 7, 0.5)
+    assert_allclose(out, [[0.5 * 4, 0.0], [62 * 4, 63 * 4]])
+
+
 def test_refinement_keeps_a_landmark_when_the_heatmap_is_unsure_or_outside():
     heat = np.full((64, 64, 2), 0.2, np.float32)
     xy = np.array([[100.0, 100.0], [-5.0, 300.0]])

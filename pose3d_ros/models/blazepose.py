@@ -136,23 +136,32 @@ def refine_from_heatmaps(xy_crop: np.ndarray, heat_hwc: np.ndarray, crop_size: i
     (L, 2) refined continuous crop coordinates.
     """
     h, w, n = heat_hwc.shape
-    out = xy_crop.copy()
+    out = np.array(xy_crop, dtype=np.float64)
     if kernel <= 0:
         return out
     half = (kernel - 1) // 2
-    cols = np.trunc(xy_crop[:, 0] / crop_size * w)
-    rows = np.trunc(xy_crop[:, 1] / crop_size * h)
-    for j in range(min(n, len(xy_crop))):
-        if not (np.isfinite(cols[j]) and np.isfinite(rows[j])) or not (0 <= cols[j] < w and 0 <= rows[j] < h):
-            continue
-        c, r = int(cols[j]), int(rows[j])
-        win = heat_hwc[max(0, r - half):min(h, r + half + 1), max(0, c - half):min(w, c + half + 1), j]
-        total = float(win.sum())
-        if total <= 0 or float(win.max()) < min_conf:
-            continue
-        rr, cc = np.mgrid[max(0, r - half):min(h, r + half + 1), max(0, c - half):min(w, c + half + 1)]
-        out[j, 0] = float((cc * win).sum()) / total / w * crop_size
-        out[j, 1] = float((rr * win).sum()) / total / h * crop_size
+    m = min(n, len(out))
+    with np.errstate(invalid="ignore"):
+        cols = np.trunc(out[:m, 0] / crop_size * w)
+        rows = np.trunc(out[:m, 1] / crop_size * h)
+        inside = np.isfinite(cols) & np.isfinite(rows) & (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    idx = np.nonzero(inside)[0]
+    if len(idx) == 0:
+        return out
+    # Zero padding = MediaPipe's shrinking window at the edges (zeros add nothing to the sums or the max).
+    padded = np.pad(heat_hwc[..., :m], ((half, half), (half, half), (0, 0)))
+    offs = np.arange(kernel)
+    r = rows[idx].astype(np.int64)[:, None] + offs  # padded row indices, (K, k)
+    c = cols[idx].astype(np.int64)[:, None] + offs
+    win = padded[r[:, :, None], c[:, None, :], idx[:, None, None]]  # (K, k, k)
+    total = win.sum(axis=(1, 2))
+    ok = (total > 0) & (win.max(axis=(1, 2)) >= min_conf)
+    rr, cc = (r - half).astype(np.float64), (c - half).astype(np.float64)
+    wr = (win.sum(axis=2) * rr).sum(axis=1)
+    wc = (win.sum(axis=1) * cc).sum(axis=1)
+    sel = idx[ok]
+    out[sel, 0] = wc[ok] / total[ok] / w * crop_size
+    out[sel, 1] = wr[ok] / total[ok] / h * crop_size
     return out
 
 
