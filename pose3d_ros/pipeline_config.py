@@ -62,7 +62,10 @@ class PipelineConfig:
     decoder : dict
         :class:`pose3d_ros.models.openpose.DecoderParams` overrides.
     stages : dict
-        :class:`pose3d_ros.models.cpm_stages.StageParams` overrides (``n_stages``, ``fusion_weight``...).
+        :class:`pose3d_ros.models.cpm_stages.StageParams` overrides (``n_stages``, ``fusion_weight``,
+        ``cnn_3d_weight``...). Default ``n_stages``: 1 for a bottom-up model, 0 for a top-down one (BlazePose: on the
+        validation set's first half 12.4 vs 13.0 px 2D and 107.1 vs 106.9 mm 3D without / with a stage; its own
+        metric 3D, blended by ``cnn_3d_weight``, already does what the stage did for OpenPose).
     prior_path : str or None
         Pose prior ``.npz`` (None = the shipped one).
     n_rotations : int
