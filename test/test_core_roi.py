@@ -12,7 +12,6 @@ from pose3d_ros.core.roi import (
     image_to_crop,
     rect_from_alignment_points,
     rect_from_keypoints,
-    rect_overlap,
 )
 from pose3d_ros.models.frontend import input_size_for_frame
 
@@ -83,12 +82,6 @@ def test_bad_regions_are_refused(bad):
 def test_coincident_alignment_points_are_refused():
     with pytest.raises(ValueError, match="coincide"):
         rect_from_alignment_points((5.0, 5.0), (5.0, 5.0))
-
-
-def test_overlap_is_one_for_a_crop_inside_another_and_zero_apart():
-    big, small = RotatedRect(100, 100, 100), RotatedRect(110, 90, 20)
-    assert rect_overlap(big, small) == pytest.approx(1.0)
-    assert rect_overlap(big, RotatedRect(400, 400, 50)) == 0.0
 
 
 @pytest.mark.parametrize("hw, expected_portrait", [((480, 640), False), ((1920, 1088), True), ((640, 360), True)])

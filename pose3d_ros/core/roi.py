@@ -23,7 +23,6 @@ __all__ = [
     "crop_matrix",
     "crop_to_image",
     "image_to_crop",
-    "rect_overlap",
 ]
 
 #: Crop side / (2 x alignment radius): MediaPipe's RectTransformation scale for the pose ROI.
@@ -192,17 +191,3 @@ def image_to_crop(points, rect: RotatedRect, out_size: int) -> np.ndarray:
     """Image pixels (..., 2) -> crop pixels."""
     m = crop_matrix(rect, out_size)
     return np.asarray(points, dtype=np.float64) @ m[:, :2].T + m[:, 2]
-
-
-def rect_overlap(a: RotatedRect, b: RotatedRect) -> float:
-    """Intersection over the smaller area of the two regions' axis-aligned bounds, in [0, 1].
-
-    Used to tell whether a newly detected person is one already tracked (a small crop inside a big one counts as
-    the same person).
-    """
-    ax0, ay0, ax1, ay1 = a.bounds()
-    bx0, by0, bx1, by1 = b.bounds()
-    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
-    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
-    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
-    return float(iw * ih / smaller) if smaller > 0 else 0.0

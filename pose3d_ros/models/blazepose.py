@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..core.roi import RotatedRect, crop_matrix, crop_to_image, image_to_crop
+from ..core.roi import RotatedRect, crop_matrix, crop_to_image, image_to_crop, rect_from_alignment_points
 from .registry import ModelConfig
 
 __all__ = ["BlazePoseParams", "CropResult", "BlazePoseLandmarker", "BeliefMapTransform"]
@@ -113,8 +113,6 @@ class CropResult:
     def next_rect(self) -> RotatedRect | None:
         """The next frame's crop from this frame's alignment landmarks (None when they are unusable)."""
         try:
-            from ..core.roi import rect_from_alignment_points
-
             return rect_from_alignment_points(self.landmarks[ALIGN_CENTER], self.landmarks[ALIGN_SCALE])
         except ValueError:
             return None

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from .frontend import People2D, PersonMaps, input_size_for_frame
+from .frontend import DEFAULT_INPUT_PIXELS, People2D, PersonMaps, input_size_for_frame
 from .openpose import OpenPoseEstimator
 
 __all__ = ["BottomUpParams", "BottomUpFrontEnd"]
@@ -34,7 +34,7 @@ class BottomUpParams:
     """
 
     input_size: tuple[int, int] | None = None
-    input_pixels: int = 160000
+    input_pixels: int = DEFAULT_INPUT_PIXELS
     roi_tracking: bool = False
     full_frame_interval: int = 6
     roi_margin: float = 0.25
