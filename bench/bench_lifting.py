@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Accuracy and speed of the prior-based 2D -> 3D lifting on held-out mocap clips.
+"""Accuracy and speed of the prior-based 2D -> 3D lifting on held-out mocap takes and bodies.
 
-Whole clips are held out (never seen by the prior's fit; the shipped prior's README lists them). Each held-out pose
-is turned to a random heading and seen by a virtual 640x480 camera (Kinect v1 colour intrinsics) from several
+Whole takes are held out (``pose3d_ros.data.takes.TEST_TAKES``: one CMU take, the boxer — a body no training take
+has —, one climb sequence, three DeepMimic clips; never seen by the prior's fit nor by any tuning). Rows are given
+for all of them and per group (unseen body / real mocap / DeepMimic). ``--validation`` runs on the validation takes
+instead (for choosing settings). Each held-out pose is turned to a random heading and seen by a virtual 640x480
+camera (Kinect v1 colour intrinsics) from several
 distances and camera pitches. Conditions:
 
 (a) ground-truth 2D projections;
@@ -17,14 +20,17 @@ refinement, and ``precise_2d`` (the anatomical step and limb mirror-image choice
 Their settings were chosen on *validation* clips (run, kick, spinkick) with a prior trained without them
 (``bench/tune_refinement.py``), never on the test clips here.
 
-Baselines without the prior, in the same run: the nearest-neighbour training pose (the prior's training clips,
+The wave-1 prior (fitted on the DeepMimic body alone, ``bench/data/prior_wave1_deepmimic.npz``) runs beside the
+shipped one as ``wave-1 prior``. Baselines without the prior, in the same run: the nearest-neighbour training pose
+(every take not held out,
 mirrored too, under the best of 36 headings and a weak-perspective scale / translation fit), and for (c) plain
 back-projection of the sampled joint depths; the previous depth path (subspace lift + ``fuse_with_depth``) for
 (c)/(d). Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE (after a similarity Procrustes alignment)
 and, where metric position matters, the absolute camera-frame error.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run, ~10 min on one core
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py            # full run on the test takes
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py --quick    # fewer poses / views
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_lifting.py --validation --prior <fitted without validation>
 """
 
 from __future__ import annotations
@@ -56,10 +62,11 @@ from pose3d_ros.core.depth import (  # noqa: E402
 )
 from pose3d_ros.core.lifting import PoseLifter  # noqa: E402
 from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y  # noqa: E402
+from pose3d_ros.data import takes as tk  # noqa: E402
 from pose3d_ros.data.augment import mirror  # noqa: E402
-from pose3d_ros.data.deepmimic import load_mocap_clips  # noqa: E402
 
-HELD_OUT = ("walk", "punch", "dance_b")  # must match pose3d_ros/resources/prior/README.md
+WAVE1_PRIOR = Path(__file__).resolve().parent / "data" / "prior_wave1_deepmimic.npz"
+UNSEEN_BODIES = ("boxing_toes", "vicon_fencing")  # subjects with a single take: held out = a body never seen
 DISTANCES_M = (2.5, 3.5, 4.5)
 PITCHES_DEG = (0.0, 15.0)
 
@@ -129,33 +136,41 @@ class NearestNeighbour:
 
 
 # ------------------------------------------------------------------------------------------------- runs
-def summarise(name: str, method: str, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> dict:
-    ok = np.isfinite(pred).all((1, 2)) if valid is None else valid & np.isfinite(pred).all((1, 2))
-    row = {"condition": name, "method": method, "n": int(len(gt)), "valid_fraction": float(ok.mean())}
-    if ok.any():
-        row.update(mpjpe_mm=1000 * float(mpjpe(pred[ok], gt[ok]).mean()),
-                   pa_mpjpe_mm=1000 * float(pa_mpjpe(pred[ok], gt[ok]).mean()),
-                   abs_mm=1000 * float(abs_error(pred[ok], gt[ok]).mean()))
-    return row
+def summarise(name: str, method: str, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None,
+              groups: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """One row per group of test poses (``groups``: name -> boolean mask over the poses; default: all)."""
+    ok_all = np.isfinite(pred).all((1, 2)) if valid is None else valid & np.isfinite(pred).all((1, 2))
+    rows = []
+    for group, mask in (groups or {"all": np.ones(len(gt), bool)}).items():
+        ok = ok_all & mask
+        row = {"condition": name, "method": method, "set": group, "n": int(mask.sum()),
+               "valid_fraction": float(ok.sum() / max(mask.sum(), 1))}
+        if ok.any():
+            row.update(mpjpe_mm=1000 * float(mpjpe(pred[ok], gt[ok]).mean()),
+                       pa_mpjpe_mm=1000 * float(pa_mpjpe(pred[ok], gt[ok]).mean()),
+                       abs_mm=1000 * float(abs_error(pred[ok], gt[ok]).mean()))
+        rows.append(row)
+    return rows
 
 
 def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: NearestNeighbour, gt: np.ndarray,
-                 cam: PinholeCamera, rng: np.random.Generator, depth_step: int) -> tuple[list[dict], list[dict]]:
+                 cam: PinholeCamera, rng: np.random.Generator, depth_step: int, groups: dict[str, np.ndarray]
+                 ) -> tuple[list[dict], list[dict]]:
     """Rows of the accuracy table and, for the default lifter with depth, one row per camera distance."""
     rows = []
     pix = project(gt, cam)
     ones = np.ones(gt.shape[:2])
     for method, lifter in lifters.items():
-        rows.append(summarise("(a) GT 2D", method, lifter.lift(pix, ones, cam).poses, gt))
-    rows.append(summarise("(a) GT 2D", "nearest neighbour (no prior)", nn.lift(pix, ones, cam), gt))
+        rows.extend(summarise("(a) GT 2D", method, lifter.lift(pix, ones, cam).poses, gt, groups=groups))
+    rows.extend(summarise("(a) GT 2D", "nearest neighbour (no prior)", nn.lift(pix, ones, cam), gt, groups=groups))
     for noise in (5.0, 10.0, 20.0):
         noisy = pix + noise * rng.standard_normal(pix.shape)
         conf = (rng.random(ones.shape) >= 0.2).astype(np.float64)
         name = f"(b) {noise:.0f} px + 20% dropped"
         for method, lifter in lifters.items():
             res = lifter.lift(noisy, conf, cam)
-            rows.append(summarise(name, method, res.poses, gt, res.valid))
-        rows.append(summarise(name, "nearest neighbour (no prior)", nn.lift(noisy, conf, cam), gt))
+            rows.extend(summarise(name, method, res.poses, gt, res.valid, groups))
+        rows.extend(summarise(name, "nearest neighbour (no prior)", nn.lift(noisy, conf, cam), gt, groups=groups))
 
     # (c) depth: one rendered Kinect frame per pose (subsampled: rendering dominates the bench time)
     sub = gt[::depth_step]
@@ -163,23 +178,24 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
     zs = np.stack([sample_joint_depth(simulate_kinect_depth(p, cam, rng), sub_pix[i]) for i, p in enumerate(sub)])
     ones = np.ones(sub.shape[:2])
     centre_z = zs + JOINT_SURFACE_DEPTH_M  # sampled depth is the body surface; the joint is behind it
+    sub_groups = {g: m[::depth_step] for g, m in groups.items()}
     default = lifters["prior lifting (default)"]
     by_distance = []
     for name, uv in (("(c) GT 2D + Kinect depth", sub_pix),
                      ("(d) 5 px 2D noise + Kinect depth", sub_pix + 5.0 * rng.standard_normal(sub_pix.shape))):
         res_d = default.lift(uv, ones, cam, joint_depth=centre_z)
-        rows.append(summarise(name, "prior lifting with joint depths (default: + anatomical refinement)", res_d.poses,
-                              sub, res_d.valid))
+        rows.extend(summarise(name, "prior lifting with joint depths (default: + anatomical refinement)", res_d.poses,
+                              sub, res_d.valid, sub_groups))
         res_s = subspace.lift(uv, ones, cam, joint_depth=centre_z)
         fused = np.stack([fuse_with_depth(res_s.poses[i], uv[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
-        rows.append(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
-                              sub, res_s.valid))
+        rows.extend(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
+                              sub, res_s.valid, sub_groups))
         if name.startswith("(c)"):
             nominal = np.asarray(DISTANCES_M)[np.abs(sub[:, :1, 2] - np.asarray(DISTANCES_M)).argmin(1)]
             for dist in np.unique(nominal):
                 near = nominal == dist
                 by_distance.append(summarise(f"{dist:.1f} m", "default", res_d.poses[near], sub[near],
-                                             res_d.valid[near]) | {"coverage": float(np.isfinite(zs[near]).mean())})
+                                             res_d.valid[near])[0] | {"coverage": float(np.isfinite(zs[near]).mean())})
     rays = np.concatenate([(sub_pix - [cam.cx, cam.cy]) / [cam.fx, cam.fy], np.ones(sub_pix.shape[:2] + (1,))], -1)
     back = rays * centre_z[..., None]  # depth-only: back-projected joint pixels + surface offset, NaN where no depth
     # depth-only: joints without depth are missing (not guessed); MPJPE over the measured joints of poses whose pelvis
@@ -187,6 +203,7 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
     ok = np.isfinite(back[:, 0]).all(-1)
     rel = np.linalg.norm((back - back[:, :1]) - (sub - sub[:, :1]), axis=-1)[ok]
     rows.append({"condition": "(c) GT 2D + Kinect depth", "method": "depth-only back-projection (no prior)",
+                 "set": "all",
                  "n": int(len(sub)), "valid_fraction": float(ok.mean()), "mpjpe_mm": 1000 * float(np.nanmean(rel)),
                  "pa_mpjpe_mm": float("nan"), "abs_mm": 1000 * float(np.nanmean(np.linalg.norm(back - sub, axis=-1))),
                  "joint_coverage": float(np.isfinite(zs).mean())})
@@ -219,39 +236,59 @@ def run_timing(name: str, lifter: PoseLifter, gt: np.ndarray, cam: PinholeCamera
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior", type=Path, default=None, help="prior .npz (default: the shipped one)")
-    parser.add_argument("--held-out", nargs="+", default=list(HELD_OUT), help="clips never seen by the prior")
-    parser.add_argument("--frame-step", type=int, default=1, help="use every n-th held-out frame")
+    parser.add_argument("--validation", action="store_true",
+                        help="evaluate on the protocol's validation takes (choosing settings), not the test takes")
+    parser.add_argument("--takes", nargs="+", default=None, help="evaluate on these takes instead")
+    parser.add_argument("--baseline-prior", type=Path, default=WAVE1_PRIOR, help="prior run beside the shipped one")
+    parser.add_argument("--max-poses", type=int, default=250, help="distinct poses per take at most (evenly spaced)")
     parser.add_argument("--depth-step", type=int, default=4, help="render Kinect depth for every n-th test pose")
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per people count")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="every 4th frame, one distance, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="fewer poses per take, one distance, fewer repeats")
     parser.add_argument("--timing-only", action="store_true", help="skip the accuracy part")
     parser.add_argument("--output", type=Path, default=Path("out/bench/lifting.json"))
     args = parser.parse_args(argv)
 
     prior = PosePrior.load(args.prior or default_prior_path())
-    clips = load_mocap_clips()
-    unknown = set(args.held_out) - clips.keys()
-    if unknown:
-        parser.error(f"unknown clips {sorted(unknown)}")
-    step = 4 if args.quick else args.frame_step
-    test = np.concatenate([clips[c][::step] for c in args.held_out]).astype(np.float64)
-    train = np.concatenate([clips[c] for c in sorted(clips) if c not in args.held_out]).astype(np.float64)
+    held = args.takes or list(tk.VALIDATION_TAKES if args.validation else tk.TEST_TAKES)
+    try:
+        others, held_takes = tk.split_takes(tk.load_takes(), held)
+    except ValueError as exc:
+        parser.error(str(exc))
+    per_take = max(args.max_poses // (3 if args.quick else 1), 1)
+    test_sets, group_of = [], []
+    for take in held_takes:
+        idx = tk.distinct_poses(take.joints, 0.05)  # poses 5 cm apart: no near-duplicates in the test set
+        idx = idx[np.linspace(0, len(idx) - 1, min(per_take, len(idx))).round().astype(int)]
+        test_sets.append(take.joints[idx].astype(np.float64))
+        group = ("unseen body" if take.name in UNSEEN_BODIES else
+                 "DeepMimic" if take.subject == "deepmimic_humanoid" else "real mocap, seen body")
+        group_of += [group] * len(idx)
+    test = np.concatenate(test_sets)
+    # the nearest-neighbour baseline searches what a prior may be fitted on: all takes not held out here
+    train = np.concatenate([t.joints[tk.distinct_poses(t.joints, 0.02)] for t in others
+                            if t.name not in tk.TEST_TAKES]).astype(np.float64)
     rng = np.random.default_rng(args.seed)
     distances = DISTANCES_M[1:2] if args.quick else DISTANCES_M
     gt, _ = make_views(test, rng, distances, PITCHES_DEG)
+    group_of = np.tile(np.asarray(group_of), len(gt) // len(test))
+    groups = {"all": np.ones(len(gt), bool)} | {g: group_of == g for g in dict.fromkeys(group_of)}
     cam = PinholeCamera.default(640, 480)
     lifters = {
         "prior lifting (default)": PoseLifter(prior),
         "prior lifting, Gauss-Newton refinement": PoseLifter(prior, refine="gauss-newton"),
         "prior lifting, precise_2d (anatomical step without depth)": PoseLifter(prior, precise_2d=True),
     }
+    if args.baseline_prior:
+        wave1 = PosePrior.load(args.baseline_prior)
+        lifters["wave-1 prior (DeepMimic body only), default lifter"] = PoseLifter(wave1)
+        lifters["wave-1 prior, precise_2d"] = PoseLifter(wave1, precise_2d=True)
     subspace = PoseLifter(prior, anatomical=None)
     nn = NearestNeighbour(np.concatenate([train, mirror(train)]), prior.body_size_)
 
     t0 = time.perf_counter()
     acc, by_distance = ([], []) if args.timing_only else run_accuracy(lifters, subspace, nn, gt, cam, rng,
-                                                                      args.depth_step)
+                                                                      args.depth_step, groups)
     repeats = 50 if args.quick else args.repeats
     timing = (run_timing("default (2D only)", lifters["prior lifting (default)"], gt, cam, repeats)
               + run_timing("default with joint depths", lifters["prior lifting (default)"], gt, cam, repeats, True)
@@ -259,12 +296,12 @@ def main(argv: list[str] | None = None) -> int:
                            cam, repeats))
     elapsed = time.perf_counter() - t0
 
-    print(f"## Lifting on held-out clips {', '.join(args.held_out)} ({len(gt)} views of {len(test)} poses; "
+    print(f"## Lifting on held-out takes {', '.join(held)} ({len(gt)} views of {len(test)} poses; "
           f"distances {distances} m, camera pitch {PITCHES_DEG} deg)\n")
-    print("| condition | method | MPJPE mm | PA-MPJPE mm | abs. error mm | valid |")
-    print("|---|---|---|---|---|---|")
+    print("| condition | method | test set | MPJPE mm | PA-MPJPE mm | abs. error mm | valid |")
+    print("|---|---|---|---|---|---|---|")
     for r in acc:
-        print(f"| {r['condition']} | {r['method']} | {r.get('mpjpe_mm', float('nan')):.1f} | "
+        print(f"| {r['condition']} | {r['method']} | {r['set']} (n={r['n']}) | {r.get('mpjpe_mm', float('nan')):.1f} | "
               f"{r.get('pa_mpjpe_mm', float('nan')):.1f} | {r.get('abs_mm', float('nan')):.1f} | "
               f"{r['valid_fraction']:.2f} |")
     if by_distance:
@@ -286,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
           "other processes compete; the CPU column does not)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
-        "held_out": args.held_out, "n_views": int(len(gt)), "accuracy": acc, "by_distance": by_distance,
+        "held_out": held, "n_views": int(len(gt)), "accuracy": acc, "by_distance": by_distance,
         "timing": timing,
         "prior": str(args.prior or default_prior_path()), "machine": platform.platform(),
         "processor": platform.processor(), "elapsed_s": elapsed,

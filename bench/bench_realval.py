@@ -87,6 +87,36 @@ class Ours:
         return [(np.where(q.confidence[:, None] > 0, q.pixels, np.nan), q.joints, True) for q in res.people]
 
 
+class ExactLift:
+    """The reference's own 2D (undistorted with the calibrated lens model) lifted by a prior: the lifting alone on
+    real people, no image. ``spec`` = ``shipped`` | ``wave1`` | a prior ``.npz``, optionally ``+precise`` (the
+    anatomical step without depth, for precise 2D)."""
+
+    uses_reference = True
+
+    def __init__(self, spec: str) -> None:
+        from pose3d_ros.core.lifting import PoseLifter
+        from pose3d_ros.core.prior import PosePrior, default_prior_path
+
+        path, _, mode = spec.partition("+")
+        file = {"shipped": default_prior_path(), "wave1": REPO / "bench" / "data" / "prior_wave1_deepmimic.npz"}
+        self.name = f"exact-2D lift:{spec}"
+        self.lifter = PoseLifter(PosePrior.load(file.get(path, path)), precise_2d=mode == "precise")
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, rgb, cam, stamp, refs=(), k=None, dist=None):
+        out = []
+        for px, _ in refs:
+            ok = np.isfinite(px).all(1)
+            und = np.full_like(px, np.nan)
+            und[ok] = cv2.undistortPoints(px[ok].reshape(-1, 1, 2), k, dist, P=k).reshape(-1, 2)
+            res = self.lifter.lift(np.where(ok[:, None], und, 0.0)[None], ok[None].astype(float), cam)
+            out.append((px, res.poses[0], True))
+        return out
+
+
 class MediaPipe:
     def __init__(self, complexity: str) -> None:
         import mediapipe as mp
@@ -133,10 +163,14 @@ def evaluate(method, rv, videos: Path, cams, step: int, half: str = "all") -> di
             if frame_no in wanted:
                 rgb = np.ascontiguousarray(bgr[..., ::-1])
                 t0, c0 = time.perf_counter(), time.process_time()
-                pred = method(rgb, cam, frame_no / rv.fps)
+                refs = reference(rv, c, index[frame_no])
+                if getattr(method, "uses_reference", False):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    pred = method(rgb, cam, frame_no / rv.fps, refs, k, rv.dist[c])
+                else:
+                    pred = method(rgb, cam, frame_no / rv.fps)
                 wall.append((time.perf_counter() - t0) * 1e3)
                 cpu.append((time.process_time() - c0) * 1e3)
-                refs = reference(rv, c, index[frame_no])
                 match = match_people([r[0] for r in refs], [p[0] for p in pred])
                 n_frames += 1
                 n_ref += len(refs)
@@ -177,6 +211,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=["blazepose_full", "blazepose_heavy",
                                                         "openpose_mobilenet_thin_s2"])
     parser.add_argument("--mediapipe", nargs="*", default=["full", "heavy"])
+    parser.add_argument("--exact-lift", nargs="*", default=["shipped", "wave1"],
+                        help="lift the reference 2D with these priors (shipped, wave1, or a path; +precise)")
     parser.add_argument("--cameras", type=int, nargs="*", default=[0, 1, 2, 3])
     parser.add_argument("--step", type=int, default=2, help="every n-th frame of the reference")
     parser.add_argument("--half", choices=("first", "second", "all"), default="second",
@@ -192,7 +228,8 @@ def main() -> int:
         print(f"bench_realval: no videos in {videos}; pass --wheel", file=sys.stderr)
         return 2
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    methods = [Ours(m, args.threads, overrides) for m in args.models] + [MediaPipe(m) for m in args.mediapipe]
+    methods = ([Ours(m, args.threads, overrides) for m in args.models] + [MediaPipe(m) for m in args.mediapipe]
+               + [ExactLift(m) for m in args.exact_lift])
     results = {}
     for m in methods:
         results[m.name] = evaluate(m, rv, videos, args.cameras, args.step, args.half)

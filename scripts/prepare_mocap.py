@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""Convert pybullet's DeepMimic clips into pose3d16 sequences: pose3d_ros/resources/mocap/deepmimic_pose3d16.npz.
+"""Convert the 3D motion data of the registries into pose3d16 takes (results and provenance READMEs are committed).
 
-Run once at setup (needs the dev dependency ``pybullet``); the result and its provenance README are committed::
+* ``pose3d_ros/resources/mocap/deepmimic_pose3d16.npz``: pybullet's DeepMimic clips (dev dependency ``pybullet``),
+  FK checked against pybullet's own;
+* ``pose3d_ros/resources/mocap/real_mocap_pose3d16.npz`` (``--real``): Debian ``assimp-testmodels`` (CMU subject 01
+  BVH, Boxing_Toes BVH, the Vicon fencing CSM, the 3ds Max range-of-motion ASE), PyPI ``holosoma-retargeting``
+  climbing joint arrays (from its wheel, unpacked here; never a run-time dependency) and pybullet's walker clips,
+  resampled to 30 fps with repeated source frames dropped, one take per file::
 
-    .venv/bin/python scripts/prepare_mocap.py            # writes the npz + README.md, checks FK against pybullet
+    .venv/bin/python scripts/prepare_mocap.py                        # DeepMimic npz + README.md
+    apt-get install assimp-testmodels
+    pip download --no-deps holosoma-retargeting==0.1.0 -d /tmp/holo
+    .venv/bin/python scripts/prepare_mocap.py --real --holosoma-wheel /tmp/holo/holosoma_retargeting-0.1.0-py3-none-any.whl
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pose3d_ros.data import deepmimic as dm  # noqa: E402
 
@@ -69,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", type=Path, default=OUT_DIR)
     parser.add_argument("--no-pybullet-check", action="store_true", help="skip the FK cross-check with pybullet")
+    parser.add_argument("--real", action="store_true", help="write the real-mocap takes instead of DeepMimic")
+    parser.add_argument("--assimp-dir", type=Path, default=Path("/usr/share/assimp/models"))
+    parser.add_argument("--holosoma-wheel", type=Path, default=None, help="holosoma-retargeting 0.1.0 wheel")
     args = parser.parse_args(argv)
+    if args.real:
+        from prepare_real_mocap import write_real_mocap
+
+        return write_real_mocap(args.output_dir, args.assimp_dir, args.holosoma_wheel)
 
     import pybullet_data
 

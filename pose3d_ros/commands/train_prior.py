@@ -8,8 +8,11 @@ Inputs (any mix, all pose3d16 joints in metres):
 * ``.jsonl``: lines in the ``estimate`` / ``lift`` output format ``{"frame": i, "skeletons": [{"joints":
   {"<joint_name>": [x, y, z], ...}}]}`` (recorded ``Skeleton3D`` data); skeletons with missing joints are skipped.
 
-``--deepmimic`` adds the shipped DeepMimic clips (minus ``--exclude-clips``). Training data are augmented
-(mirroring, limb recombination, joint-angle perturbation, small tilts, bone scaling) to ``--augment`` poses.
+``--mocap all|real|deepmimic`` adds the shipped takes (:mod:`pose3d_ros.data.takes`) minus ``--exclude-takes``
+(default: the test takes of the held-out protocol; ``--exclude-validation`` also leaves out the validation takes, for
+choosing hyperparameters). Each take contributes its distinct poses (a joint moved >= 1 cm since the last kept
+frame), so long slow takes do not outweigh short fast ones. Training data are augmented (mirroring, limb
+recombination, joint-angle perturbation, small tilts, body proportions) to ``--augment`` poses.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ NUM_JOINTS = 16
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="*", default=[], type=Path, help="3D pose files: .npz, .csv, .jsonl")
-    parser.add_argument("--deepmimic", action="store_true", help="add the shipped DeepMimic mocap clips")
-    parser.add_argument("--exclude-clips", nargs="*", default=[], help="DeepMimic clips to leave out (held out)")
+    parser.add_argument("--mocap", choices=("all", "real", "deepmimic"), default=None,
+                        help="add the shipped mocap takes: all, the real captures only, or DeepMimic only")
+    parser.add_argument("--exclude-takes", nargs="*", default=None,
+                        help="shipped takes to leave out (default: the protocol's test takes)")
+    parser.add_argument("--exclude-validation", action="store_true",
+                        help="also leave out the protocol's validation takes (to choose K, B, augmentation)")
     parser.add_argument("--components", type=int, default=12, help="mixture components K")
     parser.add_argument("--bases", type=int, default=12, help="principal directions per component B")
     parser.add_argument("--augment", type=int, default=20000, help="poses after augmentation (0 = none)")
@@ -112,21 +119,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"{path}: {len(sets[-1])} poses")
-    if args.deepmimic:
-        from pose3d_ros.data.deepmimic import load_mocap_clips
+    if args.mocap:
+        from pose3d_ros.data import takes as tk
 
-        clips = load_mocap_clips()
-        unknown = set(args.exclude_clips) - clips.keys()
-        if unknown:
-            print(f"error: unknown clips {sorted(unknown)}; have {sorted(clips)}", file=sys.stderr)
+        try:
+            takes = tk.load_takes(real=args.mocap != "deepmimic", deepmimic=args.mocap != "real")
+            excluded = list(tk.TEST_TAKES if args.exclude_takes is None else args.exclude_takes)
+            excluded += list(tk.VALIDATION_TAKES) if args.exclude_validation else []
+            kept, _ = tk.split_takes(takes, [n for n in excluded if n in {t.name for t in takes}])
+            unknown = set(excluded) - {t.name for t in tk.load_takes()}
+            if unknown:
+                raise ValueError(f"unknown takes {sorted(unknown)}")
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        used = sorted(set(clips) - set(args.exclude_clips))
-        sets.extend(clips[name].astype(np.float64) for name in used)
-        print(f"DeepMimic clips: {', '.join(used)} ({sum(len(clips[n]) for n in used)} frames)")
+        for take in kept:
+            sets.append(take.joints[tk.distinct_poses(take.joints)].astype(np.float64))
+        print(f"mocap takes: {', '.join(t.name for t in kept)} ({sum(len(s) for s in sets)} distinct poses); "
+              f"left out: {', '.join(excluded) or 'none'}")
     if not sets:
-        print("error: no training data: give --data files and/or --deepmimic", file=sys.stderr)
+        print("error: no training data: give --data files and/or --mocap", file=sys.stderr)
         return 2
     poses = np.concatenate(sets)
+    per_param = len(poses) / (args.components * (args.bases + 1))
+    if per_param < 10:
+        print(f"warning: {len(poses)} poses before augmentation are few for K={args.components} x B={args.bases} "
+              f"({per_param:.1f} per component-basis; aim for >= 10): components will fit single takes",
+              file=sys.stderr)
     rng = np.random.default_rng(args.seed)
     train = augment(poses, rng, args.augment) if args.augment > 0 else poses
     print(f"fitting K={args.components} B={args.bases} on {len(train)} poses ({len(poses)} before augmentation)")

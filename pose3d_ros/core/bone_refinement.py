@@ -239,7 +239,7 @@ class BoneRefiner:
 
     def refine(self, poses: np.ndarray, component: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
                xn: np.ndarray, w: np.ndarray, sigma: np.ndarray | float,
-               joint_depth: np.ndarray | None = None) -> np.ndarray:
+               joint_depth: np.ndarray | None = None, bone_lengths: np.ndarray | None = None) -> np.ndarray:
         """Refine P lifted poses.
 
         Parameters
@@ -256,6 +256,9 @@ class BoneRefiner:
             2D noise, normalised image units.
         joint_depth : (P, J) ndarray, optional
             Joint-centre depths (m), NaN where unknown.
+        bone_lengths : (P, J - 1) ndarray, optional
+            Each person's own bone lengths in the prior's normalised unit (metres / ``scale``), e.g. estimated over
+            a track; default the prior's mean bones (a body the person may not have).
 
         Returns
         -------
@@ -276,7 +279,9 @@ class BoneRefiner:
         y = np.einsum("pai,pja->pji", rot, poses[:, 1:] - t[:, None]) / g[:, None, None]  # R^T (X - t) / g
         mu, cinv = self._mu[component], self._cinv[component] * par.prior_weight  # (P, D), (P, D, D)
         sw = np.sqrt(np.clip(w, 0.0, None)) / np.broadcast_to(np.asarray(sigma, dtype=np.float64), (p,))[:, None]
-        bone_w = 1.0 / (par.bone_rel_sigma * self._bones)  # (15,)
+        bones = np.broadcast_to(self._bones if bone_lengths is None else np.asarray(bone_lengths, np.float64),
+                                (p, j - 1))
+        bone_w = 1.0 / (par.bone_rel_sigma * bones)  # (P, 15)
         dw = None
         if joint_depth is not None:
             ok = np.isfinite(joint_depth) & (w > 0)
@@ -306,7 +311,7 @@ class BoneRefiner:
             bone = y.copy()
             bone[:, self._has_parent] -= y[:, self._parent_of_bone[self._has_parent]]  # (P, 15, 3)
             length = np.maximum(np.sqrt((bone * bone).sum(-1)), 1e-9)
-            res[:, r_bone:r_size] = (length - self._bones) * bone_w
+            res[:, r_bone:r_size] = (length - bones) * bone_w
             res[:, r_size] = log_size * size_w
             dev = y.reshape(p, d) - mu
             cinv_dev = (cinv @ dev[..., None])[..., 0]

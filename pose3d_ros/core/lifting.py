@@ -31,6 +31,7 @@ import numpy as np
 
 from pose3d_ros.core.bone_refinement import BoneRefinementParams, BoneRefiner, geman_mcclure
 from pose3d_ros.core.prior import PosePrior, pose3d16_parents, rotate_y
+from pose3d_ros.core.prior import bone_lengths as prior_bone_lengths
 
 #: the anatomical refinement's settings unless told otherwise (frozen dataclass: shared safely)
 DEFAULT_ANATOMICAL = BoneRefinementParams()
@@ -108,6 +109,10 @@ class PoseLifter:
         too, choosing each limb's depth sign with the prior's limb density between two fits. Measured on held-out
         clips (``bench/bench_lifting.py``) it cuts the error with exact 2D by a third but raises it with 10 px
         noise (bone lengths turn 2D noise into depth errors), so detector output keeps it off.
+    bones_from_lift : bool
+        The anatomical step holds each person to the bone lengths of its own subspace lift (the proportions the
+        prior infers from this person's 2D) instead of the prior's mean body. Bone lengths passed to :meth:`lift`
+        (e.g. a track's estimate) override both.
 
     Examples
     --------
@@ -120,7 +125,8 @@ class PoseLifter:
                  size_sigma: float = 0.08, n_candidates: int = 3, n_iterations: int | None = None,
                  renormalize_bones: bool = False, min_joints: int = 5, adaptive_noise: float = 1.0,
                  n_search: int = 8, refine: str = "auto",
-                 anatomical: BoneRefinementParams | None = DEFAULT_ANATOMICAL, precise_2d: bool = False) -> None:
+                 anatomical: BoneRefinementParams | None = DEFAULT_ANATOMICAL, precise_2d: bool = False,
+                 bones_from_lift: bool = False) -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
         self._iters_linear, self._iters_gn = (2, 6) if n_iterations is None else (int(n_iterations),) * 2
@@ -146,6 +152,7 @@ class PoseLifter:
         self.refine = refine
         self.anatomical = None if anatomical is None else BoneRefiner(prior, anatomical)
         self.precise_2d = bool(precise_2d)
+        self.bones_from_lift = bool(bones_from_lift)
         self._precompute()
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -199,7 +206,8 @@ class PoseLifter:
         self._bones = np.asarray(p.bone_lengths_, dtype=np.float64)  # metres, the normalised space's unit
 
     # ------------------------------------------------------------------------------------------------ API
-    def lift(self, pixels: np.ndarray, conf: np.ndarray, camera, joint_depth: np.ndarray | None = None) -> LiftResult:
+    def lift(self, pixels: np.ndarray, conf: np.ndarray, camera, joint_depth: np.ndarray | None = None,
+             bone_lengths: np.ndarray | None = None) -> LiftResult:
         """Lift P people.
 
         Parameters
@@ -214,6 +222,9 @@ class PoseLifter:
             Depth (z, metres) of each joint centre, NaN where unknown. Depths sampled from a depth image
             (:func:`pose3d_ros.core.depth.sample_joint_depth`) are the body surface: add
             :data:`pose3d_ros.core.depth.JOINT_SURFACE_DEPTH_M` first. Fixes metric scale and position.
+        bone_lengths : (P, J - 1) array_like, optional
+            Each person's bone lengths in metres (``core.prior.bone_lengths`` order), NaN where unknown, e.g. a
+            track's running estimate (:class:`BoneLengthEstimator`): the anatomical step holds the pose to them.
 
         Returns
         -------
@@ -242,6 +253,11 @@ class PoseLifter:
             if depth.shape != uv.shape[:2]:
                 raise ValueError(f"joint_depth must be {uv.shape[:2]}, got shape {depth.shape}")
             depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan)
+        if bone_lengths is not None:
+            bone_lengths = np.asarray(bone_lengths, dtype=np.float64)
+            if bone_lengths.shape != (uv.shape[0], j - 1):
+                raise ValueError(f"bone_lengths must be ({uv.shape[0]}, {j - 1}), got shape {bone_lengths.shape}")
+            bone_lengths = np.where(np.isfinite(bone_lengths) & (bone_lengths > 0), bone_lengths, np.nan)
 
         num = uv.shape[0]
         ok = np.isfinite(uv).all(-1) & np.isfinite(w) & (w > 0)
@@ -271,8 +287,9 @@ class PoseLifter:
                 for use, with_depth in ((measured, True), (~measured & self.precise_2d, False)):
                     if use.any():
                         sub = idx[use]
+                        bones = None if bone_lengths is None else bone_lengths[sub]
                         poses[sub] = self._anatomical(poses[sub], comp[sub], rot[sub], scale[sub], xn[sub], w[sub],
-                                                      sig[use], d_in[use] if with_depth else None)
+                                                      sig[use], d_in[use] if with_depth else None, bones)
             proj = poses[idx, :, :2] / np.maximum(poses[idx, :, 2:], _MIN_DEPTH_M)
             err2 = (((proj - xn[idx]) * [fx, fy]) ** 2).sum(-1)
             resid[idx] = np.sqrt((w[idx] * err2).sum(1) / w[idx].sum(1))
@@ -282,12 +299,21 @@ class PoseLifter:
         return LiftResult(poses=poses, component=comp, residual=resid, valid=valid, rotation=rot, scale=scale)
 
     def _anatomical(self, poses: np.ndarray, comp: np.ndarray, rot: np.ndarray, scale: np.ndarray, xn: np.ndarray,
-                    w: np.ndarray, sigma: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
-        """Bone-length + full-covariance refinement; without depth (precise 2D) also the limb mirror-image choice."""
+                    w: np.ndarray, sigma: np.ndarray, depth: np.ndarray | None,
+                    bones_m: np.ndarray | None = None) -> np.ndarray:
+        """Bone-length + full-covariance refinement; without depth (precise 2D) also the limb mirror-image choice.
+
+        Target bones (normalised unit): given ones (metres / body-size factor), else the subspace lift's own when
+        ``bones_from_lift``, else the prior's mean; a bone without an estimate falls back to the next source."""
         refiner = self.anatomical
-        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth)
+        target = np.broadcast_to(self._bones, (len(poses), len(self._bones))).copy()
+        if self.bones_from_lift:
+            target = prior_bone_lengths(poses) / scale[:, None]
+        if bones_m is not None:
+            target = np.where(np.isfinite(bones_m), bones_m / scale[:, None], target)
+        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target)
         if depth is None:  # precise 2D
-            out = refiner.refine(refiner.resolve_flips(out, xn, w), comp, rot, scale, xn, w, sigma)
+            out = refiner.refine(refiner.resolve_flips(out, xn, w), comp, rot, scale, xn, w, sigma, None, target)
         return out
 
     # ------------------------------------------------------------------------------------------------ search
