@@ -152,3 +152,57 @@ def test_zero_negative_and_nan_depths_count_as_unmeasured(prior):
     assert np.abs(rel(res.poses[1:]) - rel(alone.poses)).max() < 0.05
     with pytest.raises(ValueError, match="joint_depth must be"):
         lifter.lift(project(x), np.ones((2, 16)), CAM, joint_depth=depth[:, :5])
+
+
+def _held_out_views(n: int = 12, seed: int = 3) -> np.ndarray:
+    clip = load_mocap_clips()["walk"].astype(np.float64)[::7][:n]
+    rng = np.random.default_rng(seed)
+    x = rotate_y(clip - clip[:, :1], rng.uniform(-np.pi, np.pi, len(clip)))
+    return x + [0.1, 0.0, 3.2]
+
+
+def test_a_3d_observation_pulls_the_lift_to_it_and_sets_the_body_size(prior):
+    # a body 15 % smaller than the prior's: 2D alone gets its size wrong, a metric 3D observation fixes it
+    x = _held_out_views()
+    x = (x - x[:, :1]) * 0.85 + x[:, :1]
+    lifter = PoseLifter(prior)
+    obs = x - x[:, :1] + 0.01 * np.random.default_rng(0).standard_normal(x.shape)
+    plain = lifter.lift(project(x), np.ones(x.shape[:2]), CAM).poses
+    seen = lifter.lift(project(x), np.ones(x.shape[:2]), CAM, observed_3d=obs).poses
+
+    def rel_err(p):
+        return np.linalg.norm((p - p[:, :1]) - (x - x[:, :1]), axis=-1).mean()
+
+    assert rel_err(seen) < 0.5 * rel_err(plain)
+    assert rel_err(seen) < 0.03
+    size = np.linalg.norm(np.diff(seen[:, [11, 12]], axis=1), axis=-1).mean()  # shin length
+    assert size == pytest.approx(np.linalg.norm(x[:, 12] - x[:, 11], axis=-1).mean(), rel=0.05)
+
+
+def test_nan_observations_change_nothing(prior):
+    x = _held_out_views(4)
+    lifter = PoseLifter(prior)
+    a = lifter.lift(project(x), np.ones(x.shape[:2]), CAM).poses
+    b = lifter.lift(project(x), np.ones(x.shape[:2]), CAM, observed_3d=np.full(x.shape, np.nan)).poses
+    np.testing.assert_allclose(a, b)
+
+
+def test_given_bone_lengths_are_what_the_anatomical_step_holds(prior):
+    # precise 2D of a body with other proportions: told its bones, the fit keeps them
+    x = _held_out_views(6)
+    from pose3d_ros.core.prior import bone_lengths
+
+    lifter = PoseLifter(prior, precise_2d=True)
+    true_bones = bone_lengths(x)
+    told = lifter.lift(project(x), np.ones(x.shape[:2]), CAM, bone_lengths=true_bones * 1.1).poses
+    got = bone_lengths(told) / bone_lengths(lifter.lift(project(x), np.ones(x.shape[:2]), CAM).poses)
+    assert np.median(got[:, 10:]) > 1.04  # legs follow the bones they were told (10 % longer)
+
+
+def test_bad_observation_and_bone_shapes_raise(prior):
+    lifter = PoseLifter(prior)
+    pix = project(_held_out_views(2))
+    with pytest.raises(ValueError, match="observed_3d"):
+        lifter.lift(pix, np.ones((2, 16)), CAM, observed_3d=np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match="bone_lengths"):
+        lifter.lift(pix, np.ones((2, 16)), CAM, bone_lengths=np.ones((2, 3)))

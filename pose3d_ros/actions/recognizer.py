@@ -173,6 +173,9 @@ class ActionRecognizer:
             self.model = model if model is not None else ActionClassifier.load(
                 Path(self.config.model_path) if self.config.model_path else default_model_path())
         self._people: dict[int, _PersonState] = {}
+        # a model calibrated on held-out takes says how confident it must be to be right: never report below that
+        calibrated = float((self.model.provenance if self.model else {}).get("calibrated_min_confidence", 0.0))
+        self._action_min_confidence = max(self.config.min_confidence, calibrated)
         keep = WAVE_WINDOW_S if self.model is None else max(WAVE_WINDOW_S, self.model.window_s)
         self._history_s = keep + 0.2
 
@@ -191,7 +194,8 @@ class ActionRecognizer:
             c = self.config
             st = _PersonState(gesture=Debouncer(c.gesture_min_confidence, c.gesture_release_confidence,
                                                 c.gesture_min_duration_s),
-                              action=Debouncer(c.min_confidence, c.release_confidence, c.min_duration_s))
+                              action=Debouncer(self._action_min_confidence, c.release_confidence,
+                                               c.min_duration_s))
             self._people[tid] = st
         return st
 

@@ -76,6 +76,63 @@ def mocap_sequences(clips: dict[str, np.ndarray] | None = None, fps: dict[str, f
                              f"deepmimic:{name}") for name, p in sorted(clips.items())]
 
 
+#: take label -> action class: boxing is punching, a spin kick a kick; None = not a class. The DeepMimic
+#: acrobatics (backflip, cartwheel, roll, spin, getup) and dance are single performances of one simulated body that
+#: no held-out take recognised (bench/bench_actions.py): reporting them would be guessing; a range of motion is no
+#: action.
+TAKE_ACTION_CLASS = {"box": "punch", "spinkick": "kick", "range_of_motion": None, "backflip": None,
+                     "cartwheel": None, "roll": None, "spin": None, "getup": None, "dance": None}
+#: whole takes held out of action training (a class keeps other takes to learn from); classes with a single take
+#: are held out by time instead (their last fraction), and reported apart
+ACTION_TEST_TAKES = ("deepmimic_walk", "holosoma_climb_seq_4", "boxing_toes", "deepmimic_spinkick")
+
+
+def take_sequences(takes: list | None = None) -> list[LabelledSequence]:
+    """Shipped mocap takes (:mod:`pose3d_ros.data.takes`) as labelled sequences, ``source = "take:<name>"``."""
+    from pose3d_ros.data.takes import load_takes
+
+    out = []
+    for t in load_takes() if takes is None else takes:
+        label = TAKE_ACTION_CLASS.get(t.label, t.label)
+        if label is not None:
+            out.append(LabelledSequence(label, np.arange(len(t.joints)) / t.fps, np.asarray(t.joints, np.float64),
+                                        f"take:{t.name}"))
+    return out
+
+
+def split_by_take(seqs: list[LabelledSequence], held_out: tuple[str, ...], fraction: float
+                  ) -> tuple[list[LabelledSequence], list[LabelledSequence], set[str]]:
+    """(train, test, labels tested on whole unseen takes): held-out takes go to test whole; a label with no
+    held-out take loses the last ``fraction`` of each of its sequences to test instead (unseen frames only)."""
+    whole = {s.label for s in seqs if s.source.removeprefix("take:") in held_out}
+    train, test = [], []
+    for s in seqs:
+        if s.source.removeprefix("take:") in held_out:
+            test.append(s)
+        elif s.label in whole or fraction <= 0 or len(s.times) < 4:
+            train.append(s)
+        else:
+            a, b = s.split(fraction)
+            train.append(a)
+            test.append(b)
+    return train, test, whole
+
+
+def calibrate_min_confidence(prob: np.ndarray, y: np.ndarray, target_precision: float = 0.9,
+                             ignore: int | None = None) -> float:
+    """Smallest confidence at which the reported (top-1, not ``ignore``) labels are right at least
+    ``target_precision`` of the time on held-out windows; 1.0 when no threshold reaches it.
+
+    ``prob`` (N, K) class probabilities, ``y`` (N,) true classes."""
+    top, conf = prob.argmax(1), prob.max(1)
+    use = np.ones(len(y), bool) if ignore is None else top != ignore
+    for t in np.round(np.arange(0.30, 1.0, 0.01), 2):
+        sel = use & (conf >= t)
+        if sel.sum() >= 10 and (top[sel] == y[sel]).mean() >= target_precision:
+            return float(t)
+    return 1.0
+
+
 def idle_sequences(n: int, seed: int) -> list[LabelledSequence]:
     """Generated standing-in-place sequences (idle, gestures and look-alikes) labelled ``IDLE_LABEL``."""
     from pose3d_ros.actions.synthetic import NEGATIVE_KINDS, POSITIVE_KINDS, make_sequence

@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", default=None, help="label for every sequence in --data (else per-line labels)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of --data files without stamps / fps")
     parser.add_argument("--deepmimic", action="store_true", help="add the shipped DeepMimic mocap clips")
+    parser.add_argument("--mocap", action="store_true",
+                        help="add every shipped mocap take (real + DeepMimic), label = the take's action class")
+    parser.add_argument("--holdout-takes", nargs="*", default=None,
+                        help="with --mocap: whole takes held out (default: the protocol's action test takes)")
+    parser.add_argument("--target-precision", type=float, default=0.9,
+                        help="calibrate the reporting confidence to this precision on the held-out windows")
     parser.add_argument("--idle", type=int, default=0, help="add N generated standing-in-place sequences ('idle')")
     parser.add_argument("--holdout", type=float, default=0.25,
                         help="fraction at the end of each sequence kept out of training for evaluation (0 = none)")
@@ -62,12 +68,16 @@ def format_confusion(cm: np.ndarray, labels: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     from pose3d_ros.actions.classifier import ActionClassifier
     from pose3d_ros.actions.training import (
+        ACTION_TEST_TAKES,
         AugmentConfig,
+        calibrate_min_confidence,
         idle_sequences,
         mocap_sequences,
         read_jsonl,
         read_npz,
         sample_windows,
+        split_by_take,
+        take_sequences,
         windows_to_features,
     )
 
@@ -81,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"train-actions: {exc}", file=sys.stderr)
         return 2
-    if args.deepmimic:
+    if args.deepmimic and not args.mocap:
         seqs += mocap_sequences()
+    if args.mocap:
+        seqs += take_sequences()
     if args.idle > 0:
         seqs += idle_sequences(args.idle, seed=args.seed + 1000)
     labels = sorted({s.label for s in seqs})
@@ -90,7 +102,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"train-actions: need sequences of at least 2 labels, got {labels} "
               "(give --data with labels, --deepmimic or --idle)", file=sys.stderr)
         return 2
-    if args.holdout > 0:
+    whole: set[str] = set()
+    if args.mocap:
+        held = tuple(ACTION_TEST_TAKES if args.holdout_takes is None else args.holdout_takes)
+        train, test, whole = split_by_take(seqs, held, args.holdout)
+        print(f"held out whole takes: {', '.join(held)} (classes {', '.join(sorted(whole))}); "
+              f"other classes: last {args.holdout:.0%} of each sequence")
+    elif args.holdout > 0:
         pairs = [s.split(args.holdout) if len(s.times) >= 4 else (s, None) for s in seqs]
         train = [a for a, _ in pairs]
         test = [b for _, b in pairs if b is not None]
@@ -118,13 +136,29 @@ def run(args: argparse.Namespace) -> int:
                                 args.seed + 7919, aug)
         tx, tk = windows_to_features(tw, dt)
         ty = ty[tk]
-        pred = model.predict_proba(tx).argmax(axis=1)
+        prob = model.predict_proba(tx)
+        pred = prob.argmax(axis=1)
         acc = float((pred == ty).mean())
         cm = confusion_matrix(ty, pred, len(labels))
         print(f"held-out accuracy (augmented, other seeds): {acc:.3f} on {len(ty)} windows")
         print(format_confusion(cm, labels))
+        idle = labels.index("idle") if "idle" in labels else None
+        threshold = calibrate_min_confidence(prob, ty, args.target_precision, idle)
+        sel = prob.max(1) >= threshold
+        per_class = {}
+        for k, name in enumerate(labels):
+            tp = int(((pred == k) & (ty == k) & sel).sum())
+            per_class[name] = {"precision": round(tp / max(int(((pred == k) & sel).sum()), 1), 3),
+                               "recall": round(tp / max(int((ty == k).sum()), 1), 3),
+                               "whole_take_held_out": name in whole}
+        print(f"reporting confidence calibrated for precision >= {args.target_precision}: {threshold:.2f}")
+        for name, r in per_class.items():
+            print(f"  {name:16s} precision {r['precision']:.3f} recall {r['recall']:.3f} "
+                  f"({'unseen takes' if r['whole_take_held_out'] else 'unseen frames of training takes'})")
         prov["heldout_accuracy"] = round(acc, 4)
         prov["heldout_windows"] = int(len(ty))
+        prov["calibrated_min_confidence"] = threshold
+        prov["heldout_per_class"] = per_class
     model.provenance = prov
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,8 @@ class BoneRefinementParams:
         Weight of the whole-body mixture log-likelihood against the limb density when choosing limb mirror images.
     size_sigma : float
         With depth, the body size is refined too: standard deviation of its log around the lift's estimate.
+    observed_3d_sigma_m : float
+        Error (m, 1 sigma per coordinate) of a 3D observation of the joints (a CNN's root-relative metric 3D).
     """
 
     bone_rel_sigma: float = 0.03
@@ -100,9 +102,11 @@ class BoneRefinementParams:
     depth_robust_scale: float = 1.0
     mixture_weight: float = 0.3
     size_sigma: float = 0.1
+    observed_3d_sigma_m: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("bone_rel_sigma", "prior_weight", "depth_noise_m", "depth_robust_scale", "size_sigma"):
+        for name in ("bone_rel_sigma", "prior_weight", "depth_noise_m", "depth_robust_scale", "size_sigma",
+                     "observed_3d_sigma_m"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value}")
@@ -239,7 +243,8 @@ class BoneRefiner:
 
     def refine(self, poses: np.ndarray, component: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
                xn: np.ndarray, w: np.ndarray, sigma: np.ndarray | float,
-               joint_depth: np.ndarray | None = None, bone_lengths: np.ndarray | None = None) -> np.ndarray:
+               joint_depth: np.ndarray | None = None, bone_lengths: np.ndarray | None = None,
+               observed_3d: np.ndarray | None = None) -> np.ndarray:
         """Refine P lifted poses.
 
         Parameters
@@ -259,6 +264,10 @@ class BoneRefiner:
         bone_lengths : (P, J - 1) ndarray, optional
             Each person's own bone lengths in the prior's normalised unit (metres / ``scale``), e.g. estimated over
             a track; default the prior's mean bones (a body the person may not have).
+        observed_3d : (P, J, 3) ndarray, optional
+            A 3D observation of each person, root-relative, metres, camera axes (a 2D/3D CNN's metric joints, e.g.
+            BlazePose world landmarks), NaN where unknown: residuals ``(X_j - X_pelvis - c_j) / sigma`` with
+            ``sigma = params.observed_3d_sigma_m``. It also frees the body size (a metric observation measures it).
 
         Returns
         -------
@@ -287,13 +296,21 @@ class BoneRefiner:
             ok = np.isfinite(joint_depth) & (w > 0)
             dw = ok / par.depth_sigma(np.where(ok, joint_depth, 0.0))
             dz = np.where(ok, joint_depth, 0.0)
-        # log body-size correction: free with depth (depth measures size), pinned without (2D cannot tell size)
-        size_w = 1.0 / par.size_sigma if dw is not None else 1e3
+        ow = None
+        if observed_3d is not None:
+            obs = np.asarray(observed_3d, dtype=np.float64)[:, 1:]
+            ok_o = np.isfinite(obs).all(-1)
+            ow = ok_o / par.observed_3d_sigma_m  # (P, J - 1)
+            obs = np.where(ok_o[..., None], obs, 0.0)
+        # log body-size correction: free with depth or a metric 3D observation, pinned without (2D cannot tell size)
+        size_w = 1.0 / par.size_sigma if (dw is not None or ow is not None) else 1e3
         log_size = np.zeros(p)
         n_par = d + 4  # columns: Y_1..Y_15 (D), t (3), log size
-        # rows: u (J), v (J), bones (J - 1), size (1), depths (J, with depth only); filled in place each step
-        r_bone, r_size, r_depth = 2 * j, 3 * j - 1, 3 * j
-        n_res = 3 * j + (j if dw is not None else 0)
+        # rows: u (J), v (J), bones (J - 1), size (1), 3D observation (3 (J - 1), with one only), depths (J, with
+        # depth only); filled in place each step
+        r_bone, r_size, r_obs = 2 * j, 3 * j - 1, 3 * j
+        r_depth = r_obs + (3 * (j - 1) if ow is not None else 0)
+        n_res = r_depth + (j if dw is not None else 0)
         jac = np.zeros((p, n_res, n_par))
         jac_y = jac[:, :, :d].reshape(p, n_res, j - 1, 3)  # a view: each joint's 3 columns
         jac[:, r_size, -1] = size_w
@@ -313,6 +330,8 @@ class BoneRefiner:
             length = np.maximum(np.sqrt((bone * bone).sum(-1)), 1e-9)
             res[:, r_bone:r_size] = (length - bones) * bone_w
             res[:, r_size] = log_size * size_w
+            if ow is not None:
+                res[:, r_obs:r_depth] = ((rel[:, 1:] - obs) * ow[..., None]).reshape(p, -1)
             dev = y.reshape(p, d) - mu
             cinv_dev = (cinv @ dev[..., None])[..., 0]
             if dw is not None:
@@ -337,6 +356,10 @@ class BoneRefiner:
             jac[:, :j, -1], jac[:, j : 2 * j, -1] = (ju * rel).sum(-1), (jv * rel).sum(-1)  # dX/dlog g = X - t
             unit = bone * (bone_w / length)[..., None]  # (P, 15, 3)
             jac_y[:, r_bone:r_size] = self._incidence[None, :, :, None] * unit[:, :, None, :]
+            if ow is not None:  # d(X_j - t)/dY_j = gr, d/dlog g = X_j - t
+                for c in range(3):
+                    jac_y[:, r_obs + 3 * cols + c, cols] = gr[:, None, c, :] * ow[..., None]
+                jac[:, r_obs:r_depth, -1] = (rel[:, 1:] * ow[..., None]).reshape(p, -1)
             if dw is not None:
                 scale_d = dw * rw  # (P, J)
                 jac_y[:, r_depth + rows, cols] = gr[:, None, 2, :] * scale_d[:, 1:, None]

@@ -207,7 +207,7 @@ class PoseLifter:
 
     # ------------------------------------------------------------------------------------------------ API
     def lift(self, pixels: np.ndarray, conf: np.ndarray, camera, joint_depth: np.ndarray | None = None,
-             bone_lengths: np.ndarray | None = None) -> LiftResult:
+             bone_lengths: np.ndarray | None = None, observed_3d: np.ndarray | None = None) -> LiftResult:
         """Lift P people.
 
         Parameters
@@ -224,7 +224,11 @@ class PoseLifter:
             :data:`pose3d_ros.core.depth.JOINT_SURFACE_DEPTH_M` first. Fixes metric scale and position.
         bone_lengths : (P, J - 1) array_like, optional
             Each person's bone lengths in metres (``core.prior.bone_lengths`` order), NaN where unknown, e.g. a
-            track's running estimate (:class:`BoneLengthEstimator`): the anatomical step holds the pose to them.
+            track's running estimate: the anatomical step holds the pose to them.
+        observed_3d : (P, J, 3) array_like, optional
+            A CNN's own 3D of each person (root-relative, metres, camera axes; NaN where unknown), e.g. BlazePose
+            world landmarks: an observation in the anatomical step (weighted by ``observed_3d_sigma_m`` of its
+            params), which then runs without depth too and takes the body size from it.
 
         Returns
         -------
@@ -258,6 +262,14 @@ class PoseLifter:
             if bone_lengths.shape != (uv.shape[0], j - 1):
                 raise ValueError(f"bone_lengths must be ({uv.shape[0]}, {j - 1}), got shape {bone_lengths.shape}")
             bone_lengths = np.where(np.isfinite(bone_lengths) & (bone_lengths > 0), bone_lengths, np.nan)
+        obs = None
+        if observed_3d is not None:
+            obs = np.asarray(observed_3d, dtype=np.float64)
+            if obs.shape != uv.shape:
+                obs = obs.reshape(-1, j, 3) if obs.size == uv.shape[0] * j * 3 else None
+                if obs is None:
+                    raise ValueError(f"observed_3d must be ({uv.shape[0]}, {j}, 3), got {np.shape(observed_3d)}")
+            obs = np.where(np.isfinite(obs).all(-1, keepdims=True), obs, np.nan)
 
         num = uv.shape[0]
         ok = np.isfinite(uv).all(-1) & np.isfinite(w) & (w > 0)
@@ -282,14 +294,19 @@ class PoseLifter:
             out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z)
             poses[idx], comp[idx], rot[idx], scale[idx] = out
             if self.anatomical is not None:
-                # with depth: people with 3 measured joints at least; without: everyone when the 2D is precise
+                # with depth: people with 3 measured joints at least; else with a 3D observation; else everyone when
+                # the 2D is precise
                 measured = np.zeros(len(idx), bool) if d_in is None else (np.isfinite(d_in) & (w[idx] > 0)).sum(1) >= 3
-                for use, with_depth in ((measured, True), (~measured & self.precise_2d, False)):
+                o_in = None if obs is None else obs[idx]
+                seen3d = np.zeros(len(idx), bool) if o_in is None else np.isfinite(o_in).all(-1).sum(1) >= 3
+                for use, with_depth in ((measured, True), (~measured & seen3d, False),
+                                        (~measured & ~seen3d & self.precise_2d, False)):
                     if use.any():
                         sub = idx[use]
                         bones = None if bone_lengths is None else bone_lengths[sub]
                         poses[sub] = self._anatomical(poses[sub], comp[sub], rot[sub], scale[sub], xn[sub], w[sub],
-                                                      sig[use], d_in[use] if with_depth else None, bones)
+                                                      sig[use], d_in[use] if with_depth else None, bones,
+                                                      None if o_in is None else o_in[use])
             proj = poses[idx, :, :2] / np.maximum(poses[idx, :, 2:], _MIN_DEPTH_M)
             err2 = (((proj - xn[idx]) * [fx, fy]) ** 2).sum(-1)
             resid[idx] = np.sqrt((w[idx] * err2).sum(1) / w[idx].sum(1))
@@ -300,7 +317,7 @@ class PoseLifter:
 
     def _anatomical(self, poses: np.ndarray, comp: np.ndarray, rot: np.ndarray, scale: np.ndarray, xn: np.ndarray,
                     w: np.ndarray, sigma: np.ndarray, depth: np.ndarray | None,
-                    bones_m: np.ndarray | None = None) -> np.ndarray:
+                    bones_m: np.ndarray | None = None, observed: np.ndarray | None = None) -> np.ndarray:
         """Bone-length + full-covariance refinement; without depth (precise 2D) also the limb mirror-image choice.
 
         Target bones (normalised unit): given ones (metres / body-size factor), else the subspace lift's own when
@@ -311,8 +328,10 @@ class PoseLifter:
             target = prior_bone_lengths(poses) / scale[:, None]
         if bones_m is not None:
             target = np.where(np.isfinite(bones_m), bones_m / scale[:, None], target)
-        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target)
-        if depth is None:  # precise 2D
+        if observed is not None and not np.isfinite(observed).any():
+            observed = None
+        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target, observed)
+        if depth is None and observed is None:  # precise 2D: the limbs' depth signs from the priors
             out = refiner.refine(refiner.resolve_flips(out, xn, w), comp, rot, scale, xn, w, sigma, None, target)
         return out
 

@@ -16,7 +16,8 @@ from pose3d_ros.core.lifting import LiftResult, PoseLifter
 
 
 def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, camera,
-                    surface_depth: np.ndarray | None) -> tuple[LiftResult, np.ndarray, np.ndarray]:
+                    surface_depth: np.ndarray | None, observed_3d: np.ndarray | None = None
+                    ) -> tuple[LiftResult, np.ndarray, np.ndarray]:
     """Lift P people, with the depth seen at their joints when there is any.
 
     Parameters
@@ -29,6 +30,8 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
     camera : PinholeCamera
     surface_depth : (P, 16) ndarray or None
         Depth (m) sampled at each joint pixel (:func:`pose3d_ros.core.depth.sample_joint_depth`), NaN = invalid.
+    observed_3d : (P, 16, 3) ndarray or None
+        A CNN's root-relative metric 3D per person (NaN = none), passed to :meth:`PoseLifter.lift`.
 
     Returns
     -------
@@ -41,7 +44,7 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
     pix = np.asarray(pixels, dtype=np.float64)
     weights = np.where(np.isfinite(pix).all(axis=-1), conf, 0.0)
     centre = None if surface_depth is None else surface_depth + JOINT_SURFACE_DEPTH_M
-    lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre)
+    lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre, observed_3d=observed_3d)
     poses = lift.poses.copy()
     measured = np.zeros(weights.shape, dtype=bool)
     if centre is None:

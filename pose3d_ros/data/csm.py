@@ -269,15 +269,18 @@ def markers_to_joints(m: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([j[name] for name in POSE3D16_NAMES], axis=1)
 
 
-def check_orientation(path: str | Path, joints: np.ndarray, head_forward: np.ndarray) -> float:
-    """Refuse a take that is not upright or is mirrored; return the fraction of frames facing the head's way.
+def check_orientation(path: str | Path, joints: np.ndarray, head_forward: np.ndarray,
+                      reference: str = "the head's front") -> float:
+    """Refuse a take that is not upright or is mirrored; return the fraction of frames facing the reference's way.
 
     Parameters
     ----------
     joints : (T, 16, 3) ndarray
         Package axes (y down).
     head_forward : (T, 3) ndarray
-        Back-to-front head-marker direction, package axes (independent of the L/R labels).
+        A forward direction that does not depend on the L/R labels (back-to-front head markers), package axes.
+    reference : str
+        What ``head_forward`` is, for the error message.
     """
     i = POSE3D16_NAMES.index
     y = np.median(joints[..., 1], 0)
@@ -288,7 +291,7 @@ def check_orientation(path: str | Path, joints: np.ndarray, head_forward: np.nda
     facing = np.cross(across, up)
     agree = float(np.mean((facing * head_forward).sum(-1) > 0))
     if agree < 0.9:
-        raise MocapFileError(path, f"left/right look mirrored: hips face the head's front in only {agree:.0%} frames")
+        raise MocapFileError(path, f"left/right look mirrored: hips face {reference} in only {agree:.0%} frames")
     return agree
 
 

@@ -18,6 +18,7 @@ Held-out protocol (by whole take; ``boxing`` and ``fencing`` are also bodies no 
 from __future__ import annotations
 
 import importlib.resources
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ COMMON_FPS = 30.0
 REAL_MOCAP_RESOURCE = ("resources", "mocap", "real_mocap_pose3d16.npz")
 #: never fitted or tuned on: one CMU take (a seen body), the boxer (an unseen body), one climb sequence, and the
 #: DeepMimic clips held out since wave 1
-TEST_TAKES = ("cmu_01_03", "boxing_toes", "holosoma_climb_seq_4", "deepmimic_walk", "deepmimic_punch", "deepmimic_dance_b")
+TEST_TAKES = ("cmu_01_03", "boxing_toes", "holosoma_climb_seq_4", "deepmimic_walk", "deepmimic_punch",
+              "deepmimic_dance_b")
 #: hyperparameters are chosen on these: the fencer (an unseen body), another climb sequence, three DeepMimic clips
 VALIDATION_TAKES = ("vicon_fencing", "holosoma_climb_seq_1", "deepmimic_run", "deepmimic_kick", "deepmimic_spinkick")
 _DEEPMIMIC_SUBJECT = "deepmimic_humanoid"
@@ -62,7 +64,7 @@ def read_takes(path: str | Path) -> list[MocapTake]:
             meta = [z[k].tolist() for k in ("take_names", "take_subjects", "take_labels", "take_sources")]
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise MocapFileError(path, f"not a readable take file ({exc})") from exc
     if joints.ndim != 3 or joints.shape[1:] != (16, 3) or lengths.sum() != len(joints) or (lengths < 1).any():
         raise MocapFileError(path, f"joints {joints.shape} do not match take lengths {lengths.tolist()}")

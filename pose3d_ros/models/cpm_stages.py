@@ -76,7 +76,10 @@ class StageParams:
         For people without depth, weight of the CNN's own metric 3D (BlazePose world landmarks) in a root-relative
         blend with the prior's lift; 0 = the lift alone. Chosen on the real-video validation set (first half,
         MPJPE / PA-MPJPE: 0 -> 147 / 79 mm, 0.3 -> 123 / 67, 0.5 -> 112 / 62, 0.7 -> 107 / 61, 1.0 -> 110 / 68).
-        A first step: the CNN 3D is not yet an observation inside the lift's objective.
+    cnn_3d_mode : {"observation", "blend"}
+        ``"observation"``: the CNN's root-relative 3D enters the lift's anatomical step as an observation (with its
+        error ``observed_3d_sigma_m``, the prior and the bone lengths keeping it plausible, the 2D rays exact), and
+        sets the body size; ``cnn_3d_weight`` then blends nothing. ``"blend"``: the earlier root-relative blend.
     """
 
     n_stages: int = 1
@@ -88,6 +91,7 @@ class StageParams:
     projected_conf: float = 1.0
     depth_window: int = 5
     cnn_3d_weight: float = 0.7
+    cnn_3d_mode: str = "blend"
 
     def __post_init__(self) -> None:
         if int(self.n_stages) < 0:
@@ -101,6 +105,8 @@ class StageParams:
                              f"{self.roi_margin_frac}")
         if not 0.0 <= float(self.cnn_3d_weight) <= 1.0:
             raise ValueError(f"cnn_3d_weight must be in [0, 1], got {self.cnn_3d_weight}")
+        if self.cnn_3d_mode not in ("observation", "blend"):
+            raise ValueError(f"cnn_3d_mode must be 'observation' or 'blend', got {self.cnn_3d_mode!r}")
         if int(self.depth_window) < 1:
             raise ValueError(f"depth_window must be >= 1, got {self.depth_window}")
 
@@ -283,8 +289,13 @@ class PriorStages:
         if depth_m is not None:
             joint_depth = sample_joint_depth(depth_m, pix16, self.params.depth_window)
             joint_depth = np.where(c16 > 0, joint_depth, np.nan)
-        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth)
-        if people.world is not None and self.params.cnn_3d_weight > 0:
+        observed = None
+        if people.world is not None and self.params.cnn_3d_mode == "observation":
+            w16, _ = convert(people.world, None, layout, "pose3d16")
+            depth_seen = np.zeros(n, bool) if joint_depth is None else np.isfinite(joint_depth).sum(1) >= 3
+            observed = np.where(depth_seen[:, None, None], np.nan, w16 - w16[:, :1])  # depth beats the CNN
+        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed)
+        if people.world is not None and self.params.cnn_3d_mode == "blend" and self.params.cnn_3d_weight > 0:
             poses = self._blend_cnn_3d(poses, people.world, layout, measured)
         # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.
         projected = camera.project(poses)
