@@ -24,6 +24,7 @@ import numpy as np
 from .core.camera import PinholeCamera
 from .core.lifting import PoseLifter
 from .core.prior import PosePrior, default_prior_path
+from .core.temporal import PreviousPoses
 from .core.tracking import Tracker
 from .models.blazepose import BlazePoseLandmarker, BlazePoseParams
 from .models.bottom_up import BottomUpFrontEnd, BottomUpParams
@@ -284,6 +285,7 @@ class Pose3DPipeline:
     def reset(self) -> None:
         """Forget tracks and action state (a new sequence, or time went backwards)."""
         self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
+        self.previous = PreviousPoses()  # last frame's poses: a person keeps its side from frame to frame
         self.frontend.reset()
         self.recognizer = None
         if self.config.tracking and self.config.actions:
@@ -342,7 +344,8 @@ class Pose3DPipeline:
         people2d = people2d.take(slice(0, int(self.config.max_people)))
         timings["2d"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        staged = self.stages.run_people(people2d, frame.camera, depth_m=depth)
+        staged = self.stages.run_people(people2d, frame.camera, depth_m=depth,
+                                        previous=self.previous if self.tracker is not None else None)
         scores = people2d.scores
         timings["stages+lift"] = (time.perf_counter() - t) * 1e3
         valid = staged.lift.valid if staged.lift is not None else np.zeros(0, dtype=bool)

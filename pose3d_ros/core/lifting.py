@@ -113,6 +113,11 @@ class PoseLifter:
         The anatomical step holds each person to the bone lengths of its own subspace lift (the proportions the
         prior infers from this person's 2D) instead of the prior's mean body. Bone lengths passed to :meth:`lift`
         (e.g. a track's estimate) override both.
+    temporal_sigma_m : float
+        With a previous pose of the person (:meth:`lift`'s ``previous_3d``), how far (m per joint, 1 sigma) the
+        chosen hypothesis may be from it: a temporal term in the choice among the refined hypotheses, so a track
+        keeps its side (facing, limb depth order) instead of a single image choosing it anew each frame. Chosen on
+        the validation takes (``bench/bench_lifting_video.py --validation``: 0.05-0.4 m all within 2 mm).
 
     Examples
     --------
@@ -126,7 +131,7 @@ class PoseLifter:
                  renormalize_bones: bool = False, min_joints: int = 5, adaptive_noise: float = 1.0,
                  n_search: int = 8, refine: str = "auto",
                  anatomical: BoneRefinementParams | None = DEFAULT_ANATOMICAL, precise_2d: bool = False,
-                 bones_from_lift: bool = False) -> None:
+                 bones_from_lift: bool = False, temporal_sigma_m: float = 0.2) -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
         self._iters_linear, self._iters_gn = (2, 6) if n_iterations is None else (int(n_iterations),) * 2
@@ -153,6 +158,9 @@ class PoseLifter:
         self.anatomical = None if anatomical is None else BoneRefiner(prior, anatomical)
         self.precise_2d = bool(precise_2d)
         self.bones_from_lift = bool(bones_from_lift)
+        if not (np.isfinite(temporal_sigma_m) and temporal_sigma_m > 0):
+            raise ValueError(f"temporal_sigma_m must be a positive finite number, got {temporal_sigma_m}")
+        self.temporal_sigma_m = float(temporal_sigma_m)
         self._precompute()
 
     # ------------------------------------------------------------------------------------------------ set-up
@@ -207,7 +215,8 @@ class PoseLifter:
 
     # ------------------------------------------------------------------------------------------------ API
     def lift(self, pixels: np.ndarray, conf: np.ndarray, camera, joint_depth: np.ndarray | None = None,
-             bone_lengths: np.ndarray | None = None, observed_3d: np.ndarray | None = None) -> LiftResult:
+             bone_lengths: np.ndarray | None = None, observed_3d: np.ndarray | None = None,
+             previous_3d: np.ndarray | None = None) -> LiftResult:
         """Lift P people.
 
         Parameters
@@ -229,6 +238,9 @@ class PoseLifter:
             A CNN's own 3D of each person (root-relative, metres, camera axes; NaN where unknown), e.g. BlazePose
             world landmarks: an observation in the anatomical step (weighted by ``observed_3d_sigma_m`` of its
             params), which then runs without depth too and takes the body size from it.
+        previous_3d : (P, J, 3) array_like, optional
+            Each person's pose in the previous frame (root-relative, metres, camera axes; NaN = none, e.g. a new
+            track): the hypothesis nearest to it is preferred (``temporal_sigma_m``).
 
         Returns
         -------
@@ -270,6 +282,11 @@ class PoseLifter:
                 if obs is None:
                     raise ValueError(f"observed_3d must be ({uv.shape[0]}, {j}, 3), got {np.shape(observed_3d)}")
             obs = np.where(np.isfinite(obs).all(-1, keepdims=True), obs, np.nan)
+        prev = None
+        if previous_3d is not None:
+            prev = np.asarray(previous_3d, dtype=np.float64)
+            if prev.shape != uv.shape[:2] + (3,):
+                raise ValueError(f"previous_3d must be ({uv.shape[0]}, {j}, 3), got {prev.shape}")
 
         num = uv.shape[0]
         ok = np.isfinite(uv).all(-1) & np.isfinite(w) & (w > 0)
@@ -291,7 +308,7 @@ class PoseLifter:
             d_in = None if depth is None else depth[idx]
             use_linear = self.refine == "linear" or (self.refine == "auto" and depth is None)
             refine = self._refine_linear if use_linear else self._refine
-            out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z)
+            out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z, None if prev is None else prev[idx])
             poses[idx], comp[idx], rot[idx], scale[idx] = out
             if self.anatomical is not None:
                 # with depth: people with 3 measured joints at least; else with a 3D observation; else everyone when
@@ -415,7 +432,7 @@ class PoseLifter:
         return z, np.where(z[:, 0] > 1e-6, cost, np.inf)
 
     def _refine_linear(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: np.ndarray,
-                       cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray
+                       cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray, previous: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rotation refinement by interval halving + perspective correction (POSIT-style), all linear solves.
 
@@ -451,7 +468,10 @@ class PoseLifter:
             z = z3.reshape(3, len(k), -1)[pick, h]
             cost = cost3.reshape(3, -1)[pick, h]
             delta *= 0.5
-        best = np.where(np.isfinite(cost), cost, np.inf).reshape(p, m).argmin(1)
+        cost = np.where(np.isfinite(cost), cost, np.inf).reshape(p, m)
+        if previous is not None:
+            cost = cost + self._temporal_cost(z, theta, k, basis_k, previous).reshape(p, m)
+        best = cost.argmin(1)
         sel = np.arange(p) * m + best
         z, theta, ksel = z[sel], theta[sel], k[sel]
         s = np.maximum(z[:, 0], 1e-6)
@@ -474,10 +494,22 @@ class PoseLifter:
             points = self._renormalize(points, size)
         return points, ksel, np.mod(theta, 2 * np.pi), size
 
+    def _temporal_cost(self, z: np.ndarray, theta: np.ndarray, k: np.ndarray, basis_k: np.ndarray,
+                       previous: np.ndarray) -> np.ndarray:
+        """Squared distance (sigma units) of every hypothesis' root-relative pose to its person's previous pose."""
+        b, j = self._var.shape[1], self._mu.shape[1]
+        m = len(k) // len(previous)
+        s = np.maximum(z[:, 0], 1e-6)
+        y = self._mu[k] + ((z[:, None, 1 : 1 + b] / s[:, None, None]) @ basis_k).reshape(len(k), j, 3)
+        prev = np.repeat(previous - previous[:, :1], m, axis=0)
+        d2 = ((rotate_y(y, theta) - prev) ** 2).sum(-1) / self.temporal_sigma_m**2
+        return np.nansum(d2, 1)  # a previous pose with NaN joints compares on the others; all NaN adds 0
+
     def _refine(self, xn: np.ndarray, w: np.ndarray, depth: np.ndarray | None, sigma: np.ndarray,
-                cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray
+                cand_k: np.ndarray, cand_r: np.ndarray, cand_z: np.ndarray, previous: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Perspective Gauss-Newton from each candidate; returns poses (P, J, 3), component, rotation, scale.
+        (``previous`` is not used: with depth the measurements choose the side.)
 
         Parameters are (basis coefficients (B), rotation about y, translation (3), log body size). Steps are
         clamped (a trust region without extra evaluations) and the lowest-cost iterate of each candidate is kept.

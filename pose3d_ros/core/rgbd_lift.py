@@ -16,8 +16,8 @@ from pose3d_ros.core.lifting import LiftResult, PoseLifter
 
 
 def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, camera,
-                    surface_depth: np.ndarray | None, observed_3d: np.ndarray | None = None
-                    ) -> tuple[LiftResult, np.ndarray, np.ndarray]:
+                    surface_depth: np.ndarray | None, observed_3d: np.ndarray | None = None,
+                    previous_3d: np.ndarray | None = None) -> tuple[LiftResult, np.ndarray, np.ndarray]:
     """Lift P people, with the depth seen at their joints when there is any.
 
     Parameters
@@ -32,6 +32,8 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
         Depth (m) sampled at each joint pixel (:func:`pose3d_ros.core.depth.sample_joint_depth`), NaN = invalid.
     observed_3d : (P, 16, 3) ndarray or None
         A CNN's root-relative metric 3D per person (NaN = none), passed to :meth:`PoseLifter.lift`.
+    previous_3d : (P, 16, 3) ndarray or None
+        Each person's previous root-relative pose (NaN = none), passed to :meth:`PoseLifter.lift`.
 
     Returns
     -------
@@ -44,7 +46,8 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
     pix = np.asarray(pixels, dtype=np.float64)
     weights = np.where(np.isfinite(pix).all(axis=-1), conf, 0.0)
     centre = None if surface_depth is None else surface_depth + JOINT_SURFACE_DEPTH_M
-    lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre, observed_3d=observed_3d)
+    lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre, observed_3d=observed_3d,
+                        previous_3d=previous_3d)
     poses = lift.poses.copy()
     measured = np.zeros(weights.shape, dtype=bool)
     if centre is None:

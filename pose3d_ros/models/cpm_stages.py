@@ -35,6 +35,7 @@ from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
 from ..core.rgbd_lift import lift_with_depth
 from ..core.skeleton import POSE3D16, convert, get_layout
+from ..core.temporal import PreviousPoses
 from ..settings import known_keys_only
 from .frontend import People2D
 
@@ -247,7 +248,8 @@ class PriorStages:
         people = People2D("openpose18", kp, np.asarray(conf18, dtype=np.float64), np.ones(len(kp)), maps)
         return self.run_people(people, camera, depth_m)
 
-    def run_people(self, people: People2D, camera, depth_m: np.ndarray | None = None) -> StageResult:
+    def run_people(self, people: People2D, camera, depth_m: np.ndarray | None = None,
+                   previous: PreviousPoses | None = None) -> StageResult:
         """All stages for the people of one frame, then the final lift (+ depth).
 
         Parameters
@@ -258,6 +260,9 @@ class PriorStages:
         camera : PinholeCamera
         depth_m : (H_img, W_img) float32, optional
             Depth registered to the colour image, metres, NaN = invalid.
+        previous : PreviousPoses, optional
+            The last frame's people: each person's previous pose steers the final lift's choice of hypothesis
+            (video), and this frame's people are remembered in it.
 
         Returns
         -------
@@ -294,11 +299,14 @@ class PriorStages:
             w16, _ = convert(people.world, None, layout, "pose3d16")
             depth_seen = np.zeros(n, bool) if joint_depth is None else np.isfinite(joint_depth).sum(1) >= 3
             observed = np.where(depth_seen[:, None, None], np.nan, w16 - w16[:, :1])  # depth beats the CNN
-        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed)
+        prev = None if previous is None else previous.match(pix16)
+        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed, prev)
         if people.world is not None and self.params.cnn_3d_mode == "blend" and self.params.cnn_3d_weight > 0:
             poses = self._blend_cnn_3d(poses, people.world, layout, measured)
         # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.
         projected = camera.project(poses)
         missing = ~np.isfinite(pix16).all(axis=2)
         pixels = np.where(missing[..., None], projected, pix16)
+        if previous is not None:
+            previous.remember(pix16, poses)
         return StageResult(pixels, np.where(missing, 0.0, c16), poses, measured, lift, stage_pixels)
