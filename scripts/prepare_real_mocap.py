@@ -31,13 +31,15 @@ def _read_all(assimp: Path, holosoma_root: Path | None) -> list[tuple[MocapTake,
     from pose3d_ros.data.csm import read_csm_take
     from pose3d_ros.data.walker import read_walker_takes
 
+    cmu1, cmu3 = assimp / "BVH/01_01.bvh", assimp / "BVH/01_03.bvh"
     out = [
-        (read_bvh_take(assimp / "BVH/01_01.bvh", "cmu_01_01", "cmu_01", "jump"), CMU_LICENCE, assimp / "BVH/01_01.bvh"),
-        (read_bvh_take(assimp / "BVH/01_03.bvh", "cmu_01_03", "cmu_01", "climb"), CMU_LICENCE, assimp / "BVH/01_03.bvh"),
+        (read_bvh_take(cmu1, "cmu_01_01", "cmu_01", "jump"), CMU_LICENCE, cmu1),
+        (read_bvh_take(cmu3, "cmu_01_03", "cmu_01", "climb"), CMU_LICENCE, cmu3),
         (read_bvh_take(assimp / "BVH/Boxing_Toes.bvh", "boxing_toes", "boxer", "box"),
          f"{ASSIMP}; no per-file notes", assimp / "BVH/Boxing_Toes.bvh"),
-        (read_csm_take(assimp / "CSM/ThomasFechten.csm"), "\"Recorded with vicon IQ, july 2008. Free for any purpose.\" "
-         "(`ThomasFechten.source.txt`)", assimp / "CSM/ThomasFechten.csm"),
+        (read_csm_take(assimp / "CSM/ThomasFechten.csm"),
+         "\"Recorded with vicon IQ, july 2008. Free for any purpose.\" (`ThomasFechten.source.txt`)",
+         assimp / "CSM/ThomasFechten.csm"),
     ]
     try:
         from pose3d_ros.data.ase import read_ase_take
@@ -74,8 +76,8 @@ def write_real_mocap(out_dir: Path, assimp: Path, holosoma_wheel: Path | None) -
             res, repeated = tk.resample(take, tk.COMMON_FPS)
             kept.append(res)
             rows.append((take, res, repeated, licence, path.name, _sha(path)))
-            print(f"{take.name:24s} {take.subject:20s} {take.label:16s} {len(take.joints):5d} @ {take.fps:g} Hz -> "
-                  f"{len(res.joints):5d} @ 30 Hz ({repeated} repeated dropped)")
+            print(f"{take.name:24s} {take.subject:20s} {take.label:16s} {len(take.joints):5d} @ {take.fps:g} Hz "
+                  f"-> {len(res.joints):5d} @ 30 Hz ({repeated} repeated dropped)")
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "real_mocap_pose3d16.npz"
     tk.save_takes(out, kept)
@@ -85,8 +87,9 @@ def write_real_mocap(out_dir: Path, assimp: Path, holosoma_wheel: Path | None) -
     lines = [
         "# Real motion capture as pose3d16 takes", "",
         "`real_mocap_pose3d16.npz`: takes written by `pose3d_ros.data.takes.save_takes` (read with `read_takes` /",
-        "`load_takes`): `joints` (N, 16, 3) float32 metres, package axes (x right, y down, z forward; ground at y = 0),",
-        "the takes concatenated, `take_lengths`, `take_names`, `take_subjects`, `take_labels`, `take_sources`, `fps`",
+        "`load_takes`): `joints` (N, 16, 3) float32 metres, package axes (x right, y down, z forward; ground at",
+        "y = 0), the takes concatenated, `take_lengths`, `take_names`, `take_subjects`, `take_labels`,",
+        "`take_sources`, `fps`",
         f"(all takes {tk.COMMON_FPS:g} Hz: linear resampling after dropping repeated source frames).", "",
         "Made by `scripts/prepare_mocap.py --real` (see its docstring for the exact commands). Joint centres per",
         "source: `pose3d_ros/data/bvh.py` (CMU, Boxing_Toes), `csm.py` (markers -> joint centres), `ase.py`,",

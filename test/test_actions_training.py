@@ -93,3 +93,32 @@ def test_train_actions_needs_two_labels(tmp_path, capsys):
     rc = main(["train-actions", "--data", str(tmp_path / "a.jsonl"), "--label", "x", "--output",
                str(tmp_path / "m.npz")])
     assert rc == 2 and "at least 2 labels" in capsys.readouterr().err
+
+
+def test_whole_takes_are_held_out_and_single_take_classes_split_by_time():
+    from pose3d_ros.actions.training import split_by_take, take_sequences
+
+    seqs = take_sequences()
+    train, test, whole = split_by_take(seqs, ("deepmimic_walk", "boxing_toes"), 0.25)
+    assert {"walk", "punch"} <= whole
+    assert "take:deepmimic_walk" in {s.source for s in test}
+    assert "take:deepmimic_walk" not in {s.source for s in train}
+    assert all(not s.source.startswith("take:boxing_toes") for s in train)
+    fence = [s for s in test if s.label == "fence"]  # one take only: its last quarter is held out
+    assert fence and fence[0].source.endswith("[held-out]")
+    assert "dance" not in {s.label for s in seqs}  # not a class (single simulated performances)
+
+
+def test_calibrated_confidence_reaches_the_target_precision():
+    from pose3d_ros.actions.training import calibrate_min_confidence
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    conf = rng.uniform(0.4, 1.0, 400)
+    right = conf > 0.7  # confident windows are right, the others wrong
+    pred = np.where(right, y, (y + 1) % 3)
+    prob = np.full((400, 3), 0.0)
+    prob[np.arange(400), pred] = conf
+    t = calibrate_min_confidence(prob, y, 0.9)
+    assert 0.6 <= t <= 0.72
+    assert calibrate_min_confidence(prob, (y + 2) % 3, 0.9) == 1.0  # never right: never reported

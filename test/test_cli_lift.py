@@ -152,3 +152,28 @@ def test_train_prior_from_jsonl_and_csv(tmp_path):
 def test_train_prior_without_data_fails_cleanly(tmp_path, capsys):
     assert main(["train-prior", "--output", str(tmp_path / "p.npz")]) == 2
     assert "no training data" in capsys.readouterr().err
+
+
+def test_train_prior_on_shipped_takes_holds_out_the_test_takes(tmp_path, capsys):
+    out = tmp_path / "prior.npz"
+    rc = main(["train-prior", "--mocap", "deepmimic", "--components", "2", "--bases", "4", "--augment", "0",
+               "--max-iter", "5", "--output", str(out)])
+    assert rc == 0
+    log = capsys.readouterr().out
+    assert "left out: cmu_01_03" in log and "deepmimic_walk," not in log.split("left out")[0]
+    assert PosePrior.load(out).means_.shape == (2, 16, 3)
+
+
+def test_train_prior_warns_when_data_are_few_for_k_by_b(tmp_path, capsys):
+    walk = load_mocap_clips()["walk"].astype(np.float64)[:40]
+    np.savetxt(tmp_path / "few.csv", walk.reshape(len(walk), -1), delimiter=",")
+    rc = main(["train-prior", "--data", str(tmp_path / "few.csv"), "--components", "3", "--bases", "4",
+               "--augment", "0", "--max-iter", "3", "--output", str(tmp_path / "p.npz")])
+    assert rc == 0
+    assert "are few for K=3 x B=4" in capsys.readouterr().err
+
+
+def test_train_prior_refuses_unknown_take_names(tmp_path, capsys):
+    rc = main(["train-prior", "--mocap", "all", "--exclude-takes", "no_such_take", "--output", str(tmp_path / "p")])
+    assert rc == 2
+    assert "unknown takes ['no_such_take']" in capsys.readouterr().err
