@@ -28,9 +28,10 @@ def scene() -> np.ndarray:
     return x + np.array([[[-0.5, 0.1, 2.8]], [[0.6, 0.15, 3.6]]])
 
 
-def _inputs(scene: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pix = CAM.project(scene)
-    depth = simulate_kinect_depth(scene, CAM, np.random.default_rng(seed))
+def _inputs(scene: np.ndarray, seed: int = 0, noise_px: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pix = CAM.project(scene) + noise_px * rng.standard_normal(scene.shape[:2] + (2,))
+    depth = simulate_kinect_depth(scene, CAM, rng)
     return pix, np.ones(scene.shape[:2]), sample_joint_depth(depth, pix)
 
 
@@ -47,16 +48,17 @@ def test_kinect_depth_gives_metric_poses_and_measured_joints(prior, scene, anato
     assert not (measured & ~np.isfinite(surface)).any()
 
 
-def test_anatomical_fit_beats_the_fusion_fallback(prior, scene):
-    errs = {}
-    for name, lifter in (("anatomical", PoseLifter(prior)), ("fusion", PoseLifter(prior, anatomical=None))):
-        total = []
-        for seed in range(3):
-            pix, conf, surface = _inputs(scene, seed)
-            _, poses, _ = lift_with_depth(lifter, pix, conf, CAM, surface)
-            total.append(np.linalg.norm(poses - scene, axis=-1).mean())
-        errs[name] = np.mean(total)
-    assert errs["anatomical"] < errs["fusion"]
+def test_anatomical_fit_is_metric_with_detector_like_2d(prior, scene):
+    # 4 px 2D noise and simulated Kinect depth: both people within 10 cm per joint on average, camera frame (the
+    # far one, 3.6 m away, can keep one forearm on the wrong side of its ray: 2D noise there). (Which of the
+    # anatomical fit and the fusion fallback is better is a bench question: bench/bench_lifting.py, held-out bodies
+    # and an independent depth simulator.)
+    for seed in range(3):
+        pix, conf, surface = _inputs(scene, seed, noise_px=4.0)
+        _, poses, measured = lift_with_depth(PoseLifter(prior), pix, conf, CAM, surface)
+        err = np.linalg.norm(poses - scene, axis=-1)
+        assert (err.mean(1) < 0.10).all() and np.median(err) < 0.05
+        assert measured.sum(1).min() >= 10
 
 
 def test_without_depth_nothing_is_measured_and_unusable_people_stay_nan(prior, scene):
