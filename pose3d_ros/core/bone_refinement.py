@@ -112,7 +112,8 @@ class BoneRefinementParams:
     observed_3d_sigma_m: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "prior_weight", "depth_noise_m", "depth_robust_scale", "size_sigma",
+        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "prior_weight", "depth_noise_m", "depth_robust_scale",
+                     "size_sigma",
                      "observed_3d_sigma_m"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
