@@ -57,7 +57,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior", type=Path, default=None)
     parser.add_argument("--validation", action="store_true")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.15])
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.2])
     parser.add_argument("--noise-px", type=float, nargs="+", default=[0.0, 5.0])
     parser.add_argument("--max-frames", type=int, default=300, help="frames per take at most (the first ones)")
     parser.add_argument("--seed", type=int, default=0)
