@@ -50,3 +50,21 @@ def test_invalid_poses_are_not_remembered_and_bad_settings_raise():
     assert prev.match(pa[None]) is None
     with pytest.raises(ValueError):
         PreviousPoses(max_frac=0.0)
+
+
+def test_bone_estimates_follow_depth_measured_poses_of_the_same_person():
+    from pose3d_ros.core.prior import bone_lengths
+
+    pa, qa = _person(100, 1)
+    prev = PreviousPoses(bone_rate=0.5)
+    assert prev.match(pa[None]) is None and prev.bones() is None
+    prev.remember(pa[None], qa[None], np.ones((1, 16), bool))  # a measured pose: its bones are the estimate
+    prev.match(pa[None] + 1.0)
+    np.testing.assert_allclose(prev.bones()[0], bone_lengths(qa))
+    longer = qa[0] + 1.2 * (qa - qa[0])  # every bone 20 % longer
+    prev.remember(pa[None] + 1.0, longer[None], np.ones((1, 16), bool))
+    prev.match(pa[None])
+    np.testing.assert_allclose(prev.bones()[0], 1.1 * bone_lengths(qa))  # half-way (bone_rate 0.5)
+    prev.remember(pa[None], qa[None], np.zeros((1, 16), bool))  # unmeasured: the estimate is kept
+    prev.match(pa[None])
+    np.testing.assert_allclose(prev.bones()[0], 1.1 * bone_lengths(qa))

@@ -80,6 +80,10 @@ class BoneRefinementParams:
         someone else's bones. Used with depth (or a 3D observation), which measures the bones.
     bone_rel_sigma_2d : float
         The same without depth (``precise_2d``): there the bone lengths are the only depth cue, so they stay tight.
+    bone_rel_sigma_own : float
+        With depth, for bones that are the person's own (a track's running estimate, ``core/temporal.py``).
+        Validation takes, independent depth, 5 px 2D (``bench/bench_lifting_video.py --validation --depth``):
+        0.04 / 0.08 / 0.15 -> 59.0 / 58.2 / 59.1 mm (no track bones: 61.8).
     prior_weight : float
         Multiplies the PPCA log-density term (1 = the fitted Gaussian as it is).
     n_iterations : int
@@ -102,6 +106,7 @@ class BoneRefinementParams:
 
     bone_rel_sigma: float = 0.25
     bone_rel_sigma_2d: float = 0.03
+    bone_rel_sigma_own: float = 0.08
     prior_weight: float = 0.01
     n_iterations: int = 6
     depth_noise_m: float = 0.02
@@ -112,7 +117,8 @@ class BoneRefinementParams:
     observed_3d_sigma_m: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "prior_weight", "depth_noise_m", "depth_robust_scale",
+        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "bone_rel_sigma_own", "prior_weight", "depth_noise_m",
+                     "depth_robust_scale",
                      "size_sigma",
                      "observed_3d_sigma_m"):
             value = getattr(self, name)
@@ -252,7 +258,7 @@ class BoneRefiner:
     def refine(self, poses: np.ndarray, component: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
                xn: np.ndarray, w: np.ndarray, sigma: np.ndarray | float,
                joint_depth: np.ndarray | None = None, bone_lengths: np.ndarray | None = None,
-               observed_3d: np.ndarray | None = None) -> np.ndarray:
+               observed_3d: np.ndarray | None = None, own_bones: np.ndarray | None = None) -> np.ndarray:
         """Refine P lifted poses.
 
         Parameters
@@ -276,6 +282,9 @@ class BoneRefiner:
             A 3D observation of each person, root-relative, metres, camera axes (a 2D/3D CNN's metric joints, e.g.
             BlazePose world landmarks), NaN where unknown: residuals ``(X_j - X_pelvis - c_j) / sigma`` with
             ``sigma = params.observed_3d_sigma_m``. It also frees the body size (a metric observation measures it).
+        own_bones : (P, J - 1) bool ndarray, optional
+            Which ``bone_lengths`` are the person's own (a track's estimate): with depth these are held at
+            ``params.bone_rel_sigma_own`` instead of the loose ``bone_rel_sigma`` meant for someone else's bones.
 
         Returns
         -------
@@ -299,7 +308,10 @@ class BoneRefiner:
         bones = np.broadcast_to(self._bones if bone_lengths is None else np.asarray(bone_lengths, np.float64),
                                 (p, j - 1))
         measured = joint_depth is not None or observed_3d is not None
-        bone_w = 1.0 / ((par.bone_rel_sigma if measured else par.bone_rel_sigma_2d) * bones)  # (P, 15)
+        rel = np.full((p, j - 1), par.bone_rel_sigma if measured else par.bone_rel_sigma_2d)
+        if own_bones is not None and measured:
+            rel = np.where(own_bones, par.bone_rel_sigma_own, rel)
+        bone_w = 1.0 / (rel * bones)  # (P, 15)
         dw = None
         if joint_depth is not None:
             ok = np.isfinite(joint_depth) & (w > 0)

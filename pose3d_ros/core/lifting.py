@@ -343,11 +343,13 @@ class PoseLifter:
         target = np.broadcast_to(self._bones, (len(poses), len(self._bones))).copy()
         if self.bones_from_lift:
             target = prior_bone_lengths(poses) / scale[:, None]
+        own = None
         if bones_m is not None:
-            target = np.where(np.isfinite(bones_m), bones_m / scale[:, None], target)
+            own = np.isfinite(bones_m)
+            target = np.where(own, bones_m / scale[:, None], target)
         if observed is not None and not np.isfinite(observed).any():
             observed = None
-        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target, observed)
+        out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target, observed, own)
         if depth is None and observed is None:  # precise 2D: the limbs' depth signs from the priors
             out = refiner.refine(refiner.resolve_flips(out, xn, w), comp, rot, scale, xn, w, sigma, None, target)
         return out

@@ -17,7 +17,8 @@ from pose3d_ros.core.lifting import LiftResult, PoseLifter
 
 def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, camera,
                     surface_depth: np.ndarray | None, observed_3d: np.ndarray | None = None,
-                    previous_3d: np.ndarray | None = None) -> tuple[LiftResult, np.ndarray, np.ndarray]:
+                    previous_3d: np.ndarray | None = None, bone_lengths: np.ndarray | None = None
+                    ) -> tuple[LiftResult, np.ndarray, np.ndarray]:
     """Lift P people, with the depth seen at their joints when there is any.
 
     Parameters
@@ -34,6 +35,8 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
         A CNN's root-relative metric 3D per person (NaN = none), passed to :meth:`PoseLifter.lift`.
     previous_3d : (P, 16, 3) ndarray or None
         Each person's previous root-relative pose (NaN = none), passed to :meth:`PoseLifter.lift`.
+    bone_lengths : (P, 15) ndarray or None
+        Each person's own bone estimate (m, NaN = none), passed to :meth:`PoseLifter.lift`.
 
     Returns
     -------
@@ -47,7 +50,7 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
     weights = np.where(np.isfinite(pix).all(axis=-1), conf, 0.0)
     centre = None if surface_depth is None else surface_depth + JOINT_SURFACE_DEPTH_M
     lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre, observed_3d=observed_3d,
-                        previous_3d=previous_3d)
+                        previous_3d=previous_3d, bone_lengths=bone_lengths)
     poses = lift.poses.copy()
     measured = np.zeros(weights.shape, dtype=bool)
     if centre is None:

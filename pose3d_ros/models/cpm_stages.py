@@ -300,7 +300,8 @@ class PriorStages:
             depth_seen = np.zeros(n, bool) if joint_depth is None else np.isfinite(joint_depth).sum(1) >= 3
             observed = np.where(depth_seen[:, None, None], np.nan, w16 - w16[:, :1])  # depth beats the CNN
         prev = None if previous is None else previous.match(pix16)
-        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed, prev)
+        bones = None if previous is None or joint_depth is None else previous.bones()
+        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed, prev, bones)
         if people.world is not None and self.params.cnn_3d_mode == "blend" and self.params.cnn_3d_weight > 0:
             poses = self._blend_cnn_3d(poses, people.world, layout, measured)
         # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.
@@ -308,5 +309,5 @@ class PriorStages:
         missing = ~np.isfinite(pix16).all(axis=2)
         pixels = np.where(missing[..., None], projected, pix16)
         if previous is not None:
-            previous.remember(pix16, poses)
+            previous.remember(pix16, poses, measured)
         return StageResult(pixels, np.where(missing, 0.0, c16), poses, measured, lift, stage_pixels)
