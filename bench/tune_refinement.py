@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Choose the anatomical refinement's settings on validation clips, never on the test clips.
 
+(Wave 1, on the DeepMimic clips alone. The current bone tolerances were chosen on the validation takes of
+``pose3d_ros.data.takes`` with the independent depth simulator: see ``BoneRefinementParams``.)
+
 A prior is fitted without the test clips (walk, punch, dance_b) *and* without the validation clips (run, kick,
 spinkick), the same way as the shipped one (``pose3d-ros train-prior``: augmentation to 20000 poses, K = B = 16).
 Each setting of :class:`pose3d_ros.core.bone_refinement.BoneRefinementParams` is scored on the validation clips

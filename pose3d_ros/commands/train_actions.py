@@ -1,15 +1,17 @@
 """``pose3d-ros train-actions``: train the skeleton-sequence action classifier and write a versioned ``.npz`` model.
 
 Data: ``--data`` files (JSONL from ``estimate`` / ``lift``, one label per file with ``--label`` or per line /
-skeleton with a ``"label"`` field; or ``.npz`` of ``(T, 16, 3)`` arrays, key = label) and/or ``--deepmimic`` (the
-shipped DeepMimic clips, label = clip name). ``--idle N`` adds N generated standing-in-place sequences labelled
-``idle``. ``--holdout F`` keeps the last fraction F of every sequence out of training and reports accuracy and a
-confusion matrix on windows from it (with other augmentation seeds); the numbers go into the model's provenance.
+skeleton with a ``"label"`` field; or ``.npz`` of ``(T, 16, 3)`` arrays, key = label), ``--mocap`` (every shipped
+take, label = its action class; whole takes ``--holdout-takes`` held out) or ``--deepmimic`` (the DeepMimic clips
+only, label = clip name). ``--idle N`` adds N generated standing-in-place sequences labelled ``idle``.
+``--holdout F`` keeps the last fraction F of the other sequences out of training. Held-out windows (other
+augmentation seeds) give accuracy, a confusion matrix, per-class precision / recall and the calibrated reporting
+confidence (``--target-precision``); all go into the model's provenance.
 
 Example (the shipped default model)::
 
-    pose3d-ros train-actions --deepmimic --idle 60 --holdout 0.25 \\
-        --output pose3d_ros/resources/actions/action_tcn_pose3d16.npz
+    pose3d-ros train-actions --mocap --idle 60 --holdout 0.25 --windows 12000 --epochs 15 --channels 32 \\
+        --target-precision 0.8 --output pose3d_ros/resources/actions/action_tcn_pose3d16.npz
 """
 
 from __future__ import annotations
