@@ -182,6 +182,7 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
     ones = np.ones(sub.shape[:2])
     centre_z = zs + JOINT_SURFACE_DEPTH_M  # sampled depth is the body surface; the joint is behind it
     sub_groups = {g: m[::depth_step] for g, m in groups.items()}
+    nominal = np.asarray(DISTANCES_M)[np.abs(sub[:, :1, 2] - np.asarray(DISTANCES_M)).argmin(1)]
     default = lifters["prior lifting (default)"]
     by_distance = []
     for name, uv in (("(c) GT 2D + Kinect depth", sub_pix),
@@ -194,7 +195,6 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
         rows.extend(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
                               sub, res_s.valid, sub_groups))
         if name.startswith("(c)"):
-            nominal = np.asarray(DISTANCES_M)[np.abs(sub[:, :1, 2] - np.asarray(DISTANCES_M)).argmin(1)]
             for dist in np.unique(nominal):
                 near = nominal == dist
                 by_distance.append(summarise(f"{dist:.1f} m", "default", res_d.poses[near], sub[near],
@@ -210,7 +210,6 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
         rows.extend(summarise(name, "prior lifting with joint depths (default)", res_i.poses, sub, res_i.valid,
                               sub_groups))
         if name.startswith("(e)"):
-            nominal = np.asarray(DISTANCES_M)[np.abs(sub[:, :1, 2] - np.asarray(DISTANCES_M)).argmin(1)]
             for dist in np.unique(nominal):
                 near = nominal == dist
                 by_distance.append(summarise(f"{dist:.1f} m, independent depth", "default", res_i.poses[near],

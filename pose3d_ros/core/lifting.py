@@ -457,7 +457,7 @@ class PoseLifter:
         for _ in range(steps):
             # perspective factors from the current estimate
             s = np.maximum(z[:, 0], 1e-6)
-            y = self._mu[k] + ((z[:, None, 1 : 1 + b] / s[:, None, None]) @ basis_k).reshape(len(k), j, 3)
+            y = self._subspace_poses(z, k, basis_k)
             eps = s[:, None] * (-np.sin(theta)[:, None] * y[..., 0] + np.cos(theta)[:, None] * y[..., 2])
             xt = x_ * (1.0 + np.clip(eps, -0.5, 0.5))[..., None]
             # three rotations (theta - delta, theta, theta + delta) in one batch
@@ -496,13 +496,17 @@ class PoseLifter:
             points = self._renormalize(points, size)
         return points, ksel, np.mod(theta, 2 * np.pi), size
 
+    def _subspace_poses(self, z: np.ndarray, k: np.ndarray, basis_k: np.ndarray) -> np.ndarray:
+        """Normalised poses (H, J, 3) of hypotheses ``z = (s, s a, d)`` of components ``k`` (``basis_k`` (H, B, 3J))."""
+        b, j = self._var.shape[1], self._mu.shape[1]
+        s = np.maximum(z[:, 0], 1e-6)
+        return self._mu[k] + ((z[:, None, 1 : 1 + b] / s[:, None, None]) @ basis_k).reshape(len(k), j, 3)
+
     def _temporal_cost(self, z: np.ndarray, theta: np.ndarray, k: np.ndarray, basis_k: np.ndarray,
                        previous: np.ndarray) -> np.ndarray:
         """Squared distance (sigma units) of every hypothesis' root-relative pose to its person's previous pose."""
-        b, j = self._var.shape[1], self._mu.shape[1]
         m = len(k) // len(previous)
-        s = np.maximum(z[:, 0], 1e-6)
-        y = self._mu[k] + ((z[:, None, 1 : 1 + b] / s[:, None, None]) @ basis_k).reshape(len(k), j, 3)
+        y = self._subspace_poses(z, k, basis_k)
         prev = np.repeat(previous - previous[:, :1], m, axis=0)
         d2 = ((rotate_y(y, theta) - prev) ** 2).sum(-1) / self.temporal_sigma_m**2
         return np.nansum(d2, 1)  # a previous pose with NaN joints compares on the others; all NaN adds 0
