@@ -193,7 +193,33 @@ class PipelineConfig:
         """Read ``section`` of a YAML file (the whole file when it has no such key)."""
         import yaml
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
-        return cls.from_dict(data.get(section, data))
+        body = data.get(section, data)
+        if not isinstance(body, dict):
+            raise ValueError(f"{path}: '{section}' must be a mapping of settings, got {type(body).__name__}")
+        return cls.from_dict(body)
+
+
+def config_from_node_params(params: Mapping[str, Any]) -> PipelineConfig:
+    """The pipeline settings of the inference node: its ``pipeline_config`` file, then its parameters.
+
+    One precedence rule for every key: a node parameter overrides the file when it is set (non-empty string,
+    non-zero number); ``use_depth`` must be allowed by both (``use_depth: false`` in the file turns depth off even
+    though the parameter defaults to true). ``backend`` is always the parameter's.
+    """
+    path = params.get("pipeline_config") or ""
+    config = PipelineConfig.from_yaml(path) if path else PipelineConfig()
+    changes: dict[str, Any] = {"backend": params.get("backend", config.backend),
+                               "use_depth": bool(config.use_depth and params.get("use_depth", True))}
+    if params.get("model"):
+        changes["model"] = params["model"]
+    if params.get("detector"):
+        changes["detector"] = params["detector"]
+    if params.get("input_pixels"):
+        changes["input_pixels"] = changes["detector_pixels"] = int(params["input_pixels"])
+    return dataclasses.replace(config, **changes)

@@ -120,9 +120,9 @@ def keep(kind):
             got[kind][key] = [m.header.frame_id, list(m.k)]
     return cb
 n.create_subscription(Image, "color/image_raw", keep("color"), SQ)
-n.create_subscription(Image, "depth/image_raw", keep("depth"), SQ)
+n.create_subscription(Image, "depth_registered/image_raw", keep("depth"), SQ)
 n.create_subscription(CameraInfo, "color/camera_info", keep("cinfo"), SQ)
-n.create_subscription(CameraInfo, "depth/camera_info", keep("dinfo"), SQ)
+n.create_subscription(CameraInfo, "depth_registered/camera_info", keep("dinfo"), SQ)
 latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 n.create_subscription(TFMessage, "/tf_static", lambda m: got["tf_static"].extend(
     [t.header.frame_id, t.child_frame_id] for t in m.transforms), latched)

@@ -25,7 +25,6 @@ print("RESULT " + json.dumps(got), flush=True)
 
 
 @pytest.mark.parametrize("params,message", [
-    (["backend:=playback", "path:=/nonexistent/recording"], "does not exist"),
     (["backend:=webcam", "device_index:=15"], "cannot open OpenCV capture device 15"),
     (["backend:=freenect"], "freenect"),  # no Kinect plugged in (or libfreenect / PyPI freenect not installed)
 ])
@@ -46,3 +45,25 @@ def test_absent_device_is_an_error_with_backoff(procs, tmp_path, params, message
     delays = [float(x) for x in re.findall(r"retrying in ([0-9.]+) s", procs.output("driver"))]
     assert len(delays) >= 3
     assert delays[:3] == [0.2, 0.4, 0.8] and max(delays) <= 1.0  # exponential, capped: never a busy loop
+
+
+@pytest.mark.parametrize("params,message", [
+    (["backend:=playback", "path:=/nonexistent/recording"], "path ('/nonexistent/recording', expected an existing"),
+    (["backend:=kinect2"], "backend ('kinect2', expected one of freenect, playback"),
+    (["rate:=1000.0"], "rate (1000.0, expected a double in [0.0, 240.0])"),
+    (["device_index:=-1"], "device_index (-1, expected an integer in [0, 16])"),
+    (["retry_initial_s:=0.0"], "retry_initial_s (0.0, expected a double in [0.05, 60.0])"),
+    (["rate:=5"], "rate (5, expected a double in [0.0, 240.0]); write it with a decimal point"),
+    (["backend:=playbak"], "(did you mean 'playback'?)"),
+])
+def test_configuration_errors_fail_fast(procs, params, message):
+    """A configuration error is refused at once with one clear line and exit code 2 (only devices are retried)."""
+    args = ["-m", "pose3d_ros.ros.kinect_driver_node", "--ros-args"]
+    for p in params:
+        args += ["-p", p]
+    drv = procs.start(args, "driver")
+    wait_for(lambda: drv.poll() is not None, 30, "the driver to refuse its configuration")
+    out = procs.output("driver")
+    assert drv.returncode == 2, out
+    assert "cannot start: " in out and message in out, out
+    assert "Traceback" not in out and "retrying" not in out, out

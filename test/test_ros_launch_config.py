@@ -23,14 +23,16 @@ LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
 
 
 def declared_parameters(path: Path) -> set[str]:
-    """Names passed as the first string argument to ``declare(self, "name", ...)`` / ``d("name", ...)``."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("declare", "d"):
-            strs = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-            if strs:
-                names.add(strs[0])
-    return names
+    """Names of the node's parameter table (``NODE_PARAMS`` / ``DRIVER_PARAMS``)."""
+    return set(param_specs(path))
+
+
+def param_specs(path: Path) -> dict:
+    import importlib
+
+    module = importlib.import_module("pose3d_ros.ros." + path.stem)
+    table = getattr(module, "NODE_PARAMS", None) or module.DRIVER_PARAMS
+    return {spec.name: spec for spec in table}
 
 
 def installed_executables() -> set[str]:
@@ -43,7 +45,7 @@ def launch_nodes(path: Path) -> list[dict]:
     """Every ``Node(...)`` call: package, executable, name and the keys of inline parameter dicts."""
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Node":
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Node", "managed_node"):
             kw = {k.arg: k.value for k in node.keywords}
             rec = {k: kw[k].value for k in ("package", "executable", "name") if isinstance(kw.get(k), ast.Constant)}
             keys = set()
@@ -104,12 +106,19 @@ def test_rviz_config_uses_the_optical_frame_and_published_topics():
     assert {"/camera/markers", "/camera/debug/image"} <= topics
 
 
-def test_parameter_descriptions_mention_every_declared_parameter_in_config_comments():
+def test_config_comments_are_the_parameter_descriptions():
+    """Each YAML comment says exactly what the ParameterDescriptor says, and each default matches the table's."""
     for node, src in NODE_SOURCES.items():
-        text = CONFIGS[node].read_text()
-        for name in declared_parameters(src):
-            line = next(ln for ln in text.splitlines() if ln.strip().startswith(f"{name}:"))
-            assert "#" in line, f"{node}.{name} has no comment in {CONFIGS[node].name}"
+        specs = param_specs(src)
+        values = next(iter(yaml.safe_load(CONFIGS[node].read_text()).values()))["ros__parameters"]
+        for line in CONFIGS[node].read_text().splitlines():
+            m = re.match(r"\s+(\w+):.*?  # (.*)$", line)
+            if m and m.group(1) in specs:
+                assert m.group(2) == specs[m.group(1)].full_description, f"{node}.{m.group(1)}"
+                assert values[m.group(1)] == specs[m.group(1)].default, f"{node}.{m.group(1)} default"
+        commented = {m.group(1) for ln in CONFIGS[node].read_text().splitlines()
+                     if (m := re.match(r"\s+(\w+):.*  # ", ln))}
+        assert commented == set(specs), f"{node}: parameters without a comment {set(specs) - commented}"
 
 
 def test_run_node_builds_ros_args_from_the_same_yaml():

@@ -81,7 +81,10 @@ class DiagnosticsReporter:
         return level, message, values
 
     def publish(self) -> None:
-        level, message, values = self.current()
+        try:
+            level, message, values = self.current()
+        except Exception as exc:  # noqa: BLE001 - a status bug must not take the node down with it
+            level, message, values = 2, f"status unavailable: {type(exc).__name__}: {exc}", {}
         st = DiagnosticStatus(level=_level_byte(level), name=self.name, message=message[:500],
                               hardware_id=self.hardware_id)
         st.values = [KeyValue(key=str(k), value=(f"{v:.3f}" if isinstance(v, float) else str(v)))

@@ -1,239 +1,262 @@
-"""``pose3d_node``: RGB(-D) images in, 3D skeletons, markers, TF, actions and diagnostics out.
+"""``pose3d_node``: RGB(-D) images in, 3D skeletons, markers, TF, actions and diagnostics out. A lifecycle node.
 
-Subscribes ``color/image_raw`` + ``color/camera_info`` (+ ``depth/image_raw`` when ``use_depth``) through an
-ApproximateTimeSynchronizer; a worker thread processes only the newest synchronised frame (older ones are dropped
-and counted, so a burst never builds a queue) with :class:`pose3d_ros.pipeline.Pose3DPipeline`, then publishes
-``skeletons`` (every processed frame, header = image stamp + frame), ``markers``, ``actions``, ``debug/image``,
-TF ``body_<id>`` / ``<joint>_<id>`` and ``/diagnostics``. Bad input (wrong encoding, size mismatch, K = 0, empty
-image, stamps going backwards...) gives one throttled log line and a diagnostics WARN/ERROR; the node keeps serving.
+configure: check the parameters (``NODE_PARAMS``), load the pipeline, create the publishers; activate: subscribe to
+``color/image_raw`` + ``color/camera_info`` (+ ``depth_registered/image_raw`` with ``use_depth``) through an
+ApproximateTimeSynchronizer and start the worker; deactivate: unsubscribe, stop the worker; cleanup: release the
+pipeline. The node only converts messages and calls ROS-free policies: time jumps (:mod:`pose3d_ros.core.time_jumps`),
+the newest-frame hand-over and ``max_fps`` (:mod:`pose3d_ros.core.frame_slot`), the RGB-only fallback
+(:mod:`pose3d_ros.core.depth_fallback`), camera_info checks (:mod:`pose3d_ros.core.camera_policy`). Bad input gives
+one throttled log line and a diagnostics WARN/ERROR; every processed frame publishes a ``Skeleton3DArray``.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import deque
 from typing import Any
 
-import cv2
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from pose3d_ros.core.camera import PinholeCamera, depth_to_metres
-from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.camera_policy import CameraPolicy
+from pose3d_ros.core.depth_fallback import DepthFallback
+from pose3d_ros.core.frame_slot import LatestFrameSlot
+from pose3d_ros.core.stamp_check import StampCheck
+from pose3d_ros.core.time_jumps import TimeJumpDetector
 from pose3d_ros.msg import ActionEvent, Skeleton3DArray  # noqa: E402,I001
+from pose3d_ros.param_spec import ParamSpec
+from pose3d_ros.pipeline_config import BACKEND_DEVICES, config_from_node_params
 
 from .conversions import (
     action_event_msg,
     camera_from_info,
-    id_color,
     markers_from_skeletons,
     skeleton_array_from_people,
     stamp_to_sec,
     transforms_from_skeletons,
 )
-from .dds import apply_dds_defaults
 from .diagnostics import ERROR, OK, WARN, DiagnosticsReporter
+from .image_msgs import BadInput, color_from_msg, depth_from_msg
 from .imports import (
     HAVE_TF2_MSGS,
     USING_FALLBACK,
     ApproximateTimeSynchronizer,
-    ImageConversionError,
     Subscriber,
     TransformBroadcaster,
-    imgmsg_to_numpy,
     numpy_to_imgmsg,
 )
-from .params import declare
+from .lifecycle import QOS_CHOICES, ManagedNode, qos_profile, run_managed
+from .params import declare_all
 
-__all__ = ["Pose3DNode", "main", "BadInput"]
+__all__ = ["Pose3DNode", "main", "BadInput", "NODE_PARAMS"]
 
-COLOR_ENCODINGS = ("rgb8", "bgr8", "mono8")
-DEPTH_ENCODINGS = ("16UC1", "32FC1")
 #: seconds between repeats of one kind of warning in the log
 LOG_THROTTLE_S = 5.0
-#: with use_depth, colour frames are processed RGB-only when no depth image arrived for this long (s)
-DEPTH_TIMEOUT_S = 1.0
+S = ParamSpec
+NODE_PARAMS = (
+    S("autostart", True, "configure and activate at start-up; false = wait for a lifecycle manager"),
+    S("use_depth", True, "subscribe to depth_registered/image_raw (16UC1 mm or 32FC1 m, registered to colour); "
+      "false = RGB-only"),
+    S("qos", "sensor_data", "QoS of the image and camera_info subscriptions", choices=QOS_CHOICES),
+    S("sync_queue_size", 5, "ApproximateTimeSynchronizer queue per input", lo=1, hi=100),
+    S("sync_slop", 0.05, "largest stamp spread of a colour/depth/info set, s", lo=0.0, hi=1.0),
+    S("depth_timeout", 1.0, "colour stamps without any depth spanning this long (s) switch to RGB-only",
+      lo=0.05, hi=60.0),
+    S("camera_info_fallback_file", "", "ROS calibration YAML used while camera_info is invalid ('' = no metric 3D "
+      "until a valid camera_info arrives)"),
+    S("process_mode", "subscribed", "work only while something subscribes to an output, or always",
+      choices=("subscribed", "always"), dynamic=True),
+    S("publish_tf", True, "publish TF body_<id> and <joint>_<id>", dynamic=True),
+    S("publish_markers", True, "publish the MarkerArray on 'markers'", dynamic=True),
+    S("publish_debug_image", True, "publish the 2D overlay on 'debug/image' when subscribed", dynamic=True),
+    S("publish_hri", False, "also publish ROS4HRI (REP-155) topics under /humans/bodies"),
+    S("marker_lifetime", 0.5, "marker lifetime, s: people who leave disappear", lo=0.0, hi=60.0, dynamic=True),
+    S("min_joint_confidence", 0.1, "joints below this confidence are not drawn", lo=0.0, hi=1.0, dynamic=True),
+    S("tf_prefix", "", "prefix of the per-person TF frame names"),
+    S("pipeline_config", "", "YAML file with the 'pipeline' section ('' = the pipeline's defaults)"),
+    S("backend", "onnxruntime", "inference backend (GPU ones fall back to CPU)", choices=tuple(BACKEND_DEVICES)),
+    S("model", "", "2D model name or ONNX path ('' = the pipeline default)"),
+    S("detector", "", "person detector of a top-down model ('' = the pipeline default)"),
+    S("input_pixels", 0, "pixel budget of full-frame network inputs, shaped like the image (0 = the pipeline "
+      "default)", lo=0, hi=16777216),
+    S("max_fps", 0.0, "process at most this many frames per second (0 = no limit)", lo=0.0, hi=240.0,
+      dynamic=True),
+    S("output_bag", "", "also write the skeletons to this rosbag2 (MCAP) bag ('' = off)"),
+)
+_DYNAMIC = {s.name: s for s in NODE_PARAMS if s.dynamic}
 
 
-class BadInput(ValueError):
-    """An input message the node cannot use; ``key`` names the kind (for counting and throttling)."""
-
-    def __init__(self, key: str, message: str, level: int = WARN) -> None:
-        super().__init__(message)
-        self.key, self.level = key, level
-
-
-def color_from_msg(msg: Image) -> np.ndarray:
-    """Colour message -> (H, W, 3) uint8 RGB. Raises :class:`BadInput` on anything else."""
-    if msg.encoding not in COLOR_ENCODINGS:
-        supported = ", ".join(COLOR_ENCODINGS)
-        raise BadInput("encoding", f"color image encoding {msg.encoding!r} unsupported (use {supported})")
-    try:
-        img = imgmsg_to_numpy(msg)
-    except ImageConversionError as exc:
-        raise BadInput("bad_image", f"color image rejected: {exc}") from None
-    if msg.encoding == "bgr8":
-        img = np.ascontiguousarray(img[..., ::-1])
-    elif msg.encoding == "mono8":
-        img = np.repeat(img[..., None], 3, axis=2)
-    return img
-
-
-def depth_from_msg(msg: Image) -> np.ndarray:
-    """Depth message -> (H, W) float32 metres (NaN = none). Raises :class:`BadInput`."""
-    if msg.encoding not in DEPTH_ENCODINGS:
-        raise BadInput("encoding", f"depth image encoding {msg.encoding!r} unsupported (use 16UC1 mm or 32FC1 m)")
-    try:
-        raw = imgmsg_to_numpy(msg)
-    except ImageConversionError as exc:
-        raise BadInput("bad_image", f"depth image rejected: {exc}") from None
-    return depth_to_metres(raw, msg.encoding)
-
-
-class Pose3DNode(Node):
-    """Inference node (see module docstring). Parameters are described in ``config/pose3d.yaml``."""
+class Pose3DNode(ManagedNode):
+    """Inference node (see module docstring). Parameters: ``NODE_PARAMS`` / ``config/pose3d.yaml``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pose3d_node", **kwargs)
-        # made before anything that can fail: destroy_node() runs on every exit path
         self._stop = threading.Event()
         self.worker: threading.Thread | None = None
-        d = lambda *a, **k: declare(self, *a, **k)  # noqa: E731
-        self.use_depth = d("use_depth", True, "subscribe to depth/image_raw (registered, 16UC1 mm or 32FC1 m); "
-                           "false = RGB-only", read_only=True)
-        self.queue_size = d("sync_queue_size", 5, "ApproximateTimeSynchronizer queue per input", lo=1, hi=100,
-                            read_only=True)
-        self.slop = d("sync_slop", 0.05, "largest stamp spread of a colour/depth/info set, s", lo=0.0, hi=1.0,
-                      read_only=True)
-        self.process_mode = d("process_mode", "subscribed", "'subscribed': work only while something subscribes "
-                              "to an output; 'always'", dynamic=True)
-        self.publish_tf = d("publish_tf", True, "publish TF body_<id> and <joint>_<id>", dynamic=True)
-        self.publish_markers = d("publish_markers", True, "publish the MarkerArray on 'markers'", dynamic=True)
-        self.publish_debug = d("publish_debug_image", True, "publish the 2D overlay on 'debug/image' (when "
-                               "subscribed)", dynamic=True)
-        self.marker_lifetime = d("marker_lifetime", 0.5, "marker lifetime, s (people who leave disappear)",
-                                 lo=0.0, hi=60.0, dynamic=True)
-        self.min_conf = d("min_joint_confidence", 0.1, "joints below this confidence are not drawn", lo=0.0, hi=1.0,
-                          dynamic=True)
-        self.tf_prefix = d("tf_prefix", "", "prefix of the per-person TF frame names", read_only=True)
-        self.pipeline_config = d("pipeline_config", "", "YAML file with the 'pipeline' section ('' = the "
-                                 "package's config/pose3d.yaml defaults)", read_only=True)
-        self.backend = d("backend", "onnxruntime", "inference backend: onnxruntime | tensorrt (falls back to CPU)",
-                         read_only=True)
-        self.model = d("model", "", "2D model name or ONNX path ('' = the pipeline default)", read_only=True)
-        self.detector = d("detector", "", "person detector of a top-down model ('' = the pipeline default)",
-                          read_only=True)
-        self.input_pixels = d("input_pixels", 0, "pixel budget of full-frame network inputs, shaped like the image "
-                              "(0 = the pipeline default)", lo=0, hi=16777216, read_only=True)
-        self.max_fps = d("max_fps", 0.0, "process at most this many frames per second (0 = no limit)", lo=0.0,
-                         hi=240.0, dynamic=True)
+        self.pipeline: Any = None
+        self.subs: list = []
+        self.hri: Any = None
+        self.bag: Any = None
+        self.problems = []
+        self.params, self.param_problems = declare_all(self, NODE_PARAMS)
+        self.autostart = bool(self.params["autostart"])
         self.add_on_set_parameters_callback(self._on_params)
-
-        self.pipeline = self._make_pipeline()
-        self.pub_skeletons = self.create_publisher(Skeleton3DArray, "skeletons", 10)
-        self.pub_markers = self.create_publisher(MarkerArray, "markers", 10)
-        self.pub_actions = self.create_publisher(ActionEvent, "actions", 10)
-        self.pub_debug = self.create_publisher(Image, "debug/image", qos_profile_sensor_data)
-        self.tf = TransformBroadcaster(self) if HAVE_TF2_MSGS else None
-
-        qos = qos_profile_sensor_data
-        self.sub_color = Subscriber(self, Image, "color/image_raw", qos_profile=qos)
-        self.sub_info = Subscriber(self, CameraInfo, "color/camera_info", qos_profile=qos)
-        # colour + info always; + depth when enabled. While no depth arrives (RGB-only camera, depth stream down)
-        # the colour/info pairs are processed RGB-only, so a missing stream degrades instead of stalling.
-        self.sync_rgb = ApproximateTimeSynchronizer([self.sub_color, self.sub_info], self.queue_size, self.slop)
-        self.sync_rgb.registerCallback(self._on_rgb)
-        self.last_depth_t = -1e9
-        self.sync = None
-        if self.use_depth:
-            self.sub_depth = Subscriber(self, Image, "depth/image_raw", qos_profile=qos)
-            self.sub_depth.registerCallback(self._on_depth_seen)
-            self.sync = ApproximateTimeSynchronizer([self.sub_color, self.sub_info, self.sub_depth], self.queue_size,
-                                                    self.slop)
-            self.sync.registerCallback(self._on_frame)
-
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._pending: tuple | None = None
-        self.received = self.processed = self.dropped = self.skipped_idle = 0
+        self.slot: LatestFrameSlot = LatestFrameSlot(self._valid_max_fps())
+        self.input_times = [TimeJumpDetector() for _ in range(3)]
+        self.frame_times = TimeJumpDetector()
+        self.depth_fallback = DepthFallback(float(self.params["depth_timeout"]))
+        self.stamps = StampCheck()
+        self.camera_policy = CameraPolicy()
+        self.received = self.processed = self.skipped_idle = 0
         self.people = 0
-        self.last_stamp: float | None = None
         self.latencies: deque[float] = deque(maxlen=100)
         self.proc_ms: deque[float] = deque(maxlen=100)
         self.timings: dict[str, float] = {}
         self._done_times: deque[float] = deque(maxlen=60)
         self._log_times: dict[str, float] = {}
-        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: pose3d", self.backend, self._status)
+        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: pose3d", "camera", self._status)
+
+    def _valid_max_fps(self) -> float:
+        v = self.params["max_fps"]
+        return float(v) if isinstance(v, float) and np.isfinite(v) and 0 <= v <= 240 else 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        if self.param_problems:
+            return self.refuse(self.param_problems)
+        p = self.params
+        try:
+            from pose3d_ros.pipeline import Pose3DPipeline
+
+            config = config_from_node_params(p)
+            self.pipeline = Pose3DPipeline(config)
+            self.camera_policy = CameraPolicy.from_file(p["camera_info_fallback_file"] or None)
+        except Exception as exc:  # noqa: BLE001 - any start-up failure is one clear line, never a traceback
+            return self.refuse([f"{type(exc).__name__}: {exc}"])
+        self.use_depth = config.use_depth
+        self.qos = qos_profile(p["qos"])
+        self.pub_skeletons = self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", 10)
+        self.pub_markers = self.create_lifecycle_publisher(MarkerArray, "markers", 10)
+        self.pub_actions = self.create_lifecycle_publisher(ActionEvent, "actions", 10)
+        self.pub_debug = self.create_lifecycle_publisher(Image, "debug/image", qos_profile("sensor_data"))
+        self.tf = TransformBroadcaster(self) if HAVE_TF2_MSGS else None
+        try:
+            self._open_outputs()
+        except Exception as exc:  # noqa: BLE001
+            return self.refuse([f"{type(exc).__name__}: {exc}"])
+        self.get_logger().info(
+            f"configured: depth={'on' if self.use_depth else 'off'}, qos={p['qos']}, slop={p['sync_slop']}s, "
+            f"backend={self.pipeline.backend_name}, fallbacks={[k for k, v in USING_FALLBACK.items() if v]}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def _open_outputs(self) -> None:
+        if self.params["publish_hri"]:
+            from .hri import HriPublisher
+
+            self.hri = HriPublisher(self)
+        if self.params["output_bag"]:
+            from pose3d_ros.sources.rosbag import BagOutputWriter
+
+            self.bag = BagOutputWriter(self.params["output_bag"])
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        p = self.params
+        self.sub_color = Subscriber(self, Image, "color/image_raw", qos_profile=self.qos)
+        self.sub_info = Subscriber(self, CameraInfo, "color/camera_info", qos_profile=self.qos)
+        inputs = [self.sub_color, self.sub_info]
+        if self.use_depth:
+            self.sub_depth = Subscriber(self, Image, "depth_registered/image_raw", qos_profile=self.qos)
+            self.sub_depth.registerCallback(lambda m: self.depth_fallback.depth_seen(stamp_to_sec(m.header.stamp)))
+            inputs.append(self.sub_depth)
+        # the time-jump stage sees every message before the synchronisers do (callbacks run in registration order)
+        for i, sub in enumerate(inputs):
+            sub.registerCallback(self._on_input, i)
+        self.syncs = [ApproximateTimeSynchronizer(inputs[:2], p["sync_queue_size"], p["sync_slop"])]
+        self.syncs[0].registerCallback(self._on_rgb)
+        if self.use_depth:
+            self.syncs.append(ApproximateTimeSynchronizer(inputs, p["sync_queue_size"], p["sync_slop"]))
+            self.syncs[1].registerCallback(self._on_frame)
+        self.subs = inputs
+        self._stop.clear()
+        self.slot.reopen()
         self.worker = threading.Thread(target=self._work, name="pose3d-worker", daemon=True)
         self.worker.start()
-        self.get_logger().info(
-            f"ready: depth={'on' if self.use_depth else 'off'}, slop={self.slop}s, queue={self.queue_size}, "
-            f"process_mode={self.process_mode}, fallbacks={[k for k, v in USING_FALLBACK.items() if v]}"
-        )
+        self.get_logger().info("active")
+        return super().on_activate(state)
 
-    # -- set-up ------------------------------------------------------------------------------------------------------
-    def _make_pipeline(self) -> Any:
-        from pose3d_ros.pipeline import PipelineConfig, Pose3DPipeline
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_worker()
+        for sub in self.subs:
+            self.destroy_subscription(sub.sub)
+        self.subs = []
+        return super().on_deactivate(state)
 
-        section: dict = {}
-        if self.pipeline_config:
-            import yaml
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
 
-            with open(self.pipeline_config) as fh:
-                data = yaml.safe_load(fh) or {}
-            section = data.get("pipeline", data) if isinstance(data, dict) else {}
-        if self.backend:
-            section.setdefault("backend", self.backend)
-        if self.model:
-            section["model"] = self.model
-        if self.detector:
-            section["detector"] = self.detector
-        if self.input_pixels:
-            section["input_pixels"] = section["detector_pixels"] = int(self.input_pixels)
-        section.setdefault("use_depth", self.use_depth)
-        maker = getattr(PipelineConfig, "from_dict", None)
-        config = maker(section) if maker else PipelineConfig(**section)
-        return Pose3DPipeline(config)
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_worker(self) -> None:
+        self._stop.set()
+        self.slot.close()
+        if self.worker is not None:
+            self.worker.join(timeout=5.0)
+            self.worker = None
+
+    def _release(self) -> None:
+        for pub in ("pub_skeletons", "pub_markers", "pub_actions", "pub_debug"):
+            if getattr(self, pub, None) is not None:
+                self.destroy_lifecycle_publisher(getattr(self, pub))
+                setattr(self, pub, None)
+        for closable in (self.bag, self.pipeline):
+            if closable is not None:
+                closable.close()
+        self.bag = self.pipeline = self.hri = None
 
     def _on_params(self, params: list) -> SetParametersResult:
-        for p in params:
-            if p.name == "process_mode" and p.value not in ("subscribed", "always"):
-                return SetParametersResult(successful=False, reason="process_mode must be 'subscribed' or 'always'")
-        for p in params:
-            name = {"publish_debug_image": "publish_debug", "min_joint_confidence": "min_conf"}.get(p.name, p.name)
-            if name in ("process_mode", "publish_tf", "publish_markers", "publish_debug", "marker_lifetime",
-                        "min_conf", "max_fps"):
-                setattr(self, name, p.value)
+        for prm in params:
+            spec = _DYNAMIC.get(prm.name)
+            if spec is not None and spec.problem(prm.value):
+                return SetParametersResult(successful=False, reason=spec.problem(prm.value))
+        for prm in params:
+            if prm.name in _DYNAMIC:
+                self.params[prm.name] = prm.value
+                if prm.name == "max_fps":
+                    self.slot.set_max_fps(prm.value)  # at once, even while the worker waits
         return SetParametersResult(successful=True)
 
     # -- input -------------------------------------------------------------------------------------------------------
-    def _on_depth_seen(self, _msg: Image) -> None:
-        self.last_depth_t = time.monotonic()
+    def _on_input(self, msg: Any, index: int) -> None:
+        jump = self.input_times[index].observe(stamp_to_sec(msg.header.stamp))
+        if jump.restarts:
+            for detector in self.input_times:
+                detector.reset()
+            self.input_times[index].observe(stamp_to_sec(msg.header.stamp))
+            for sync in self.syncs:  # both libraries keep `queues` (list of dicts) under `lock`
+                with sync.lock:
+                    for q in sync.queues:
+                        q.clear()
+            self.depth_fallback.reset()
 
     def _on_rgb(self, color: Image, info: CameraInfo) -> None:
-        if self.use_depth and time.monotonic() - self.last_depth_t < DEPTH_TIMEOUT_S:
-            return  # the colour/info/depth synchroniser handles this frame
-        if self.use_depth:
-            self.diag.report(WARN, f"no depth for {DEPTH_TIMEOUT_S:.0f} s: processing RGB-only", "no_depth")
-        self._on_frame(color, info, None)
+        if not self.use_depth:
+            self._on_frame(color, info, None)
+        elif self.depth_fallback.rgb_only(stamp_to_sec(color.header.stamp), self.params["sync_slop"]):
+            self.diag.report(WARN, f"no depth on depth_registered/image_raw for {self.depth_fallback.timeout_s:g} s "
+                             "of colour frames: processing RGB-only", "no_depth")
+            self._on_frame(color, info, None)
 
     def _on_frame(self, color: Image, info: CameraInfo, depth: Image | None = None) -> None:
-        """Synchronised set: keep only the newest (the worker takes it); count what it replaces."""
-        with self._lock:
-            self.received += 1
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = (color, info, depth, time.time())
-        self._wake.set()
+        self.slot.put((color, info, depth))
 
     def _problem(self, key: str, message: str, level: int = WARN) -> None:
         """One log line per kind every LOG_THROTTLE_S seconds, and a diagnostics report each time."""
@@ -242,45 +265,33 @@ class Pose3DNode(Node):
         if now - self._log_times.get(key, -1e9) >= LOG_THROTTLE_S:
             self._log_times[key] = now
             text = f"{message} (seen {self.diag.counts.get(key, 1)}x; repeats muted for {LOG_THROTTLE_S:.0f} s)"
-            # rclpy fixes a severity per call site: one call per level
-            if level >= ERROR:
+            if level >= ERROR:  # rclpy fixes a severity per call site: one call per level
                 self.get_logger().error(text)
             else:
                 self.get_logger().warning(text)
 
     def _wanted(self) -> bool:
-        if self.process_mode == "always":
+        if self.params["process_mode"] == "always":
             return True
-        n = (self.pub_skeletons.get_subscription_count() + self.pub_markers.get_subscription_count()
-             + self.pub_actions.get_subscription_count() + self.pub_debug.get_subscription_count())
-        if self.tf is not None and self.publish_tf:
+        pubs = [self.pub_skeletons, self.pub_markers, self.pub_actions, self.pub_debug]
+        n = sum(pub.get_subscription_count() for pub in pubs if pub is not None)
+        if self.tf is not None and self.params["publish_tf"]:
             n += self.tf.pub_tf.get_subscription_count() if hasattr(self.tf, "pub_tf") else 1
-        return n > 0
+        return n > 0 or self.hri is not None or self.bag is not None
 
     # -- work --------------------------------------------------------------------------------------------------------
     def _work(self) -> None:
-        last_t = 0.0
         while not self._stop.is_set():
-            if not self._wake.wait(timeout=0.5):
-                continue
-            with self._lock:
-                item, self._pending = self._pending, None
-                self._wake.clear()
+            item = self.slot.take(timeout=0.5)
             if item is None:
                 continue
-            if self.max_fps > 0:
-                wait = last_t + 1.0 / self.max_fps - time.monotonic()
-                if wait > 0:
-                    self._stop.wait(wait)
-            last_t = time.monotonic()
             if not self._wanted():
                 self.skipped_idle += 1
                 continue
             try:
-                try:
-                    self._process(*item)
-                except BadInput as exc:
-                    self._problem(exc.key, str(exc), exc.level)
+                self._process(*item)
+            except BadInput as exc:
+                self._problem(exc.key, str(exc), exc.level)
             except Exception as exc:  # noqa: BLE001 - the node must keep serving whatever a frame does
                 if not self.context.ok():
                     break
@@ -290,36 +301,32 @@ class Pose3DNode(Node):
                 except Exception:  # noqa: BLE001, S110 - logging itself failed (shutdown): keep the thread alive
                     pass
 
-    def _camera(self, info: CameraInfo, width: int, height: int) -> PinholeCamera:
-        try:
-            cam = camera_from_info(info)
-        except ValueError as exc:
-            self._problem("camera_info", f"camera_info unusable ({exc}); using default Kinect v1 intrinsics")
-            return PinholeCamera.default(width, height)
-        if (cam.width, cam.height) != (width, height):
-            if cam.width > 0 and abs(cam.width / width - cam.height / height) < 1e-6:
-                return cam.scaled(width / cam.width, height / cam.height)  # same aspect: a binned stream
-            raise BadInput("size_mismatch", f"camera_info is {cam.width}x{cam.height} but the color image is "
-                           f"{width}x{height}: frame skipped", ERROR)
-        return cam
-
-    def _process(self, color_msg: Image, info: CameraInfo, depth_msg: Image | None, t_recv: float) -> None:
+    def _process(self, color_msg: Image, info: CameraInfo, depth_msg: Image | None) -> None:
         from pose3d_ros.pipeline import Frame
 
         t0 = time.perf_counter()
         stamp = stamp_to_sec(color_msg.header.stamp)
-        if self.last_stamp is not None and stamp < self.last_stamp:
-            self._problem("stamp_backwards", f"image stamps went backwards by {self.last_stamp - stamp:.3f} s "
-                          "(bag loop or clock reset?): tracks restarted")
-            reset = getattr(self.pipeline, "reset", None)
-            if reset is not None:
-                reset()
-        self.last_stamp = stamp
+        jump = self.frame_times.observe(stamp)
+        if jump.drop:
+            raise BadInput("stamp_out_of_order", jump.describe())
+        if jump.restarts:
+            self._problem("time_jump", jump.describe())
+            self.pipeline.reset()
+        header = Header(stamp=color_msg.header.stamp, frame_id=color_msg.header.frame_id)
+        self.diag.hardware_id = header.frame_id or "camera"
         color = color_from_msg(color_msg)
         h, w = color.shape[:2]
-        cam = self._camera(info, w, h)
+        try:
+            info_cam, info_error = camera_from_info(info), ""
+        except ValueError as exc:
+            info_cam, info_error = None, str(exc)
+        cam = self.camera_policy.decide(info_cam, info_error, w, h)
+        if cam.problem:
+            self._problem(cam.key, cam.problem, cam.level)
+        if cam.camera is None:
+            raise BadInput(cam.key, cam.problem or "no usable camera", ERROR)
         depth = None
-        if depth_msg is not None:
+        if depth_msg is not None and cam.metric:
             try:
                 depth = depth_from_msg(depth_msg)
             except BadInput as exc:
@@ -328,29 +335,40 @@ class Pose3DNode(Node):
                 self._problem("depth_size", f"depth {depth.shape[1]}x{depth.shape[0]} does not match color "
                               f"{w}x{h} (not registered?): processing RGB-only")
                 depth = None
-        frame = Frame(color=color, depth_m=depth, camera=cam, stamp=stamp)
-        result = self.pipeline.process(frame)
-        header = Header(stamp=color_msg.header.stamp, frame_id=color_msg.header.frame_id)
-        self._publish(header, result, color)
-        now = time.time()
+        result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
+        people = result.people if cam.metric else self.camera_policy.root_relative(result.people)
+        self._publish(header, result, people, color, cam.metric)
         self.processed += 1
-        self.people = len(result.people)
-        self.latencies.append(now - stamp)
+        self.people = len(people)
+        latency = self.stamps.latency(stamp, self.get_clock().now().nanoseconds * 1e-9)
+        if latency is not None:
+            self.latencies.append(latency)
+        elif self.stamps.problem:
+            self._problem("stamp_implausible", self.stamps.problem)
         self.proc_ms.append((time.perf_counter() - t0) * 1e3)
         self.timings = dict(getattr(result, "timings", {}) or {})
         self._done_times.append(time.monotonic())
 
-    def _publish(self, header: Header, result: Any, color: np.ndarray) -> None:
-        msg = skeleton_array_from_people(header, result.people)
+    def _publish(self, header: Header, result: Any, people: list, color: np.ndarray, metric: bool) -> None:
+        msg = skeleton_array_from_people(header, people)
         self.pub_skeletons.publish(msg)
-        if self.publish_markers and self.pub_markers.get_subscription_count() > 0:
-            self.pub_markers.publish(markers_from_skeletons(msg, self.marker_lifetime, min_confidence=self.min_conf))
-        if self.publish_tf and self.tf is not None and msg.skeletons:
-            self.tf.sendTransform(transforms_from_skeletons(msg, self.tf_prefix))
+        if self.bag is not None:
+            self.bag.write("skeletons", msg, stamp_ns=header.stamp.sec * 1_000_000_000 + header.stamp.nanosec)
+        p = self.params
+        if metric and p["publish_markers"] and self.pub_markers.get_subscription_count() > 0:
+            self.pub_markers.publish(markers_from_skeletons(msg, p["marker_lifetime"],
+                                                            min_confidence=p["min_joint_confidence"]))
+        if metric and p["publish_tf"] and self.tf is not None and msg.skeletons:
+            self.tf.sendTransform(transforms_from_skeletons(msg, p["tf_prefix"]))
+        if self.hri is not None:
+            self.hri.publish(header, msg, people, color.shape[1], color.shape[0])
         for ev in getattr(result, "events", []) or []:
             self.pub_actions.publish(action_event_msg(ev, header.frame_id))
-        if self.publish_debug and self.pub_debug.get_subscription_count() > 0:
-            self.pub_debug.publish(numpy_to_imgmsg(draw_overlay(color, result.people, self.min_conf), "rgb8", header))
+        if p["publish_debug_image"] and self.pub_debug.get_subscription_count() > 0:
+            from pose3d_ros.render import draw_skeletons_2d
+
+            overlay = draw_skeletons_2d(color, people, p["min_joint_confidence"])
+            self.pub_debug.publish(numpy_to_imgmsg(overlay, "rgb8", header))
 
     # -- health ------------------------------------------------------------------------------------------------------
     def fps(self) -> float:
@@ -362,73 +380,41 @@ class Pose3DNode(Node):
     def _status(self) -> tuple[int, str, dict]:
         lat = sorted(self.latencies)
         values: dict[str, Any] = {
+            "state": self._state_machine.current_state[1] if hasattr(self, "_state_machine") else "?",
             "fps": round(self.fps(), 2),
             "latency_median_ms": round(1e3 * lat[len(lat) // 2], 1) if lat else "n/a",
             "latency_p95_ms": round(1e3 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else "n/a",
+            "latency_note": "stamps older than the node clock: not measured (use_sim_time?)" if self.stamps.old else "",
             "processing_ms": round(float(np.median(self.proc_ms)), 1) if self.proc_ms else "n/a",
             "people": self.people,
-            "backend": str(getattr(self.pipeline, "backend_name", self.backend)),
-            "received": self.received,
+            "backend": str(getattr(self.pipeline, "backend_name", self.params["backend"])),
+            "received": self.slot.received,
             "processed": self.processed,
-            "dropped_newest_only": self.dropped,
+            "dropped_newest_only": self.slot.dropped,
             "skipped_no_subscriber": self.skipped_idle,
         }
         values.update({f"stage_ms: {k}": round(float(v), 2) for k, v in self.timings.items()})
+        if self.pipeline is None:
+            why = "; ".join(self.problems) if self.problems else "waiting for configure/activate"
+            return (ERROR if self.problems else WARN), f"not configured: {why}", values
         if self.processed == 0:
             return WARN, "no frame processed yet (waiting for synchronised color/camera_info" + (
                 "/depth)" if self.use_depth else ")"), values
         return OK, f"{values['fps']} fps, {self.people} people", values
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        if self.worker is not None:
-            self._wake.set()
-            self.worker.join(timeout=5.0)
-        super().destroy_node()
-
-
-def draw_overlay(color: np.ndarray, people: list, min_conf: float = 0.1) -> np.ndarray:
-    """The colour image with each person's 2D skeleton (colour per id) and id/action label. (H, W, 3) uint8 RGB."""
-    img = np.ascontiguousarray(color).copy()
-    for p in people:
-        c = id_color(int(p.id))
-        col = (int(255 * c.r), int(255 * c.g), int(255 * c.b))
-        px = np.asarray(p.pixels, dtype=np.float64)
-        conf = np.asarray(p.confidence, dtype=np.float64)
-        ok = np.isfinite(px).all(axis=1) & (conf >= min_conf)
-        for a, b in POSE3D16.bones:
-            if ok[a] and ok[b]:
-                cv2.line(img, tuple(int(v) for v in px[a]), tuple(int(v) for v in px[b]), col, 2, cv2.LINE_AA)
-        for j in np.flatnonzero(ok):
-            cv2.circle(img, (int(px[j, 0]), int(px[j, 1])), 3, col, -1, cv2.LINE_AA)
-        head = POSE3D16.index("head")
-        if ok[head]:
-            label = f"{p.id} {getattr(p, 'action', '') or ''}".strip()
-            cv2.putText(img, label, (int(px[head, 0]), int(px[head, 1]) - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, col, 2)
-    return img
+        self._stop_worker()
+        try:
+            self._release()
+        finally:
+            super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
-    apply_dds_defaults()
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    rc = 0
-    try:
-        node = Pose3DNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (OSError, ValueError, RuntimeError, ImportError) as exc:
-        # the pipeline could not start (missing model/prior, bad config): one clear line, exit code 1
-        rclpy.logging.get_logger("pose3d_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
-        rc = 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return rc
+    return run_managed(Pose3DNode, args)
 
 
 if __name__ == "__main__":
+    import sys
+
     sys.exit(main())
