@@ -140,11 +140,14 @@ def test_detection_without_finite_joint_ignored():
     assert out == [] and tr.tracks == []
 
 
-def test_time_backwards_resets():
+def test_time_backwards_is_refused_and_reset_keeps_ids_counting():
     tr = Tracker(min_hits=1)
     tr.update(*_frame([[0, 0, 2.5]]), 5.0)
+    with pytest.raises(ValueError, match="older than the last frame"):
+        tr.update(*_frame([[0, 0, 2.5]]), 1.0)
+    tr.reset()
     out = tr.update(*_frame([[0, 0, 2.5]]), 1.0)
-    assert [t.id for t in out] == [2]
+    assert [t.id for t in out] == [2]  # a new track, never id 1 again
 
 
 def test_cost_matrix_gates_far_detections():

@@ -219,7 +219,7 @@ class Tracker:
         conf : (P, J) array_like
             Joint confidences.
         stamp : float
-            Frame time (s), non-decreasing; a jump backwards (e.g. a looping bag) resets the tracker.
+            Frame time (s), non-decreasing (after a jump back, :meth:`reset` first; ids keep counting).
 
         Returns
         -------
@@ -229,7 +229,7 @@ class Tracker:
         Raises
         ------
         ValueError
-            On inconsistent shapes or a non-finite stamp.
+            On inconsistent shapes, a non-finite stamp, or a stamp older than the last frame's.
         """
         p3 = np.asarray(poses, dtype=np.float64)
         p2 = np.asarray(pixels, dtype=np.float64)
@@ -245,7 +245,9 @@ class Tracker:
         if not math.isfinite(t):
             raise ValueError(f"stamp must be finite, got {stamp}")
         if self._last_stamp is not None and t < self._last_stamp:
-            self.reset()
+            # what a step back means is decided once, by the pipeline's time-jump stage (core/time_jumps.py)
+            raise ValueError(f"stamp {t} is older than the last frame's {self._last_stamp}: call reset() first "
+                             "(the pipeline does on a time jump)")
         if any(tr.raw_pose.shape[0] != nj for tr in self._tracks):
             self.reset()  # joint layout changed
         self._last_stamp = t

@@ -27,7 +27,6 @@ from pose3d_ros.core.camera_policy import CameraPolicy
 from pose3d_ros.core.depth_fallback import DepthFallback
 from pose3d_ros.core.frame_slot import LatestFrameSlot
 from pose3d_ros.core.stamp_check import StampCheck
-from pose3d_ros.core.time_jumps import TimeJumpDetector
 from pose3d_ros.msg import ActionEvent, Skeleton3DArray  # noqa: E402,I001
 from pose3d_ros.param_spec import ParamSpec
 from pose3d_ros.pipeline_config import BACKEND_DEVICES, config_from_node_params
@@ -52,6 +51,7 @@ from .imports import (
 )
 from .lifecycle import QOS_CHOICES, ManagedNode, qos_profile, run_managed
 from .params import declare_all
+from .time_jump_stage import TimeJumpStage
 
 __all__ = ["Pose3DNode", "main", "BadInput", "NODE_PARAMS"]
 
@@ -64,7 +64,7 @@ NODE_PARAMS = (
       "false = RGB-only"),
     S("qos", "sensor_data", "QoS of the image and camera_info subscriptions", choices=QOS_CHOICES),
     S("sync_queue_size", 5, "ApproximateTimeSynchronizer queue per input", lo=1, hi=100),
-    S("sync_slop", 0.05, "largest stamp spread of a colour/depth/info set, s", lo=0.0, hi=1.0),
+    S("sync_slop", 0.05, "largest stamp spread of a colour/depth/info set, s", lo=0.001, hi=1.0),
     S("depth_timeout", 1.0, "colour stamps without any depth spanning this long (s) switch to RGB-only",
       lo=0.05, hi=60.0),
     S("camera_info_fallback_file", "", "ROS calibration YAML used while camera_info is invalid ('' = no metric 3D "
@@ -107,8 +107,6 @@ class Pose3DNode(ManagedNode):
         self.autostart = bool(self.params["autostart"])
         self.add_on_set_parameters_callback(self._on_params)
         self.slot: LatestFrameSlot = LatestFrameSlot(self._valid_max_fps())
-        self.input_times = [TimeJumpDetector() for _ in range(3)]
-        self.frame_times = TimeJumpDetector()
         self.depth_fallback = DepthFallback(float(self.params["depth_timeout"]))
         self.stamps = StampCheck()
         self.camera_policy = CameraPolicy()
@@ -173,14 +171,14 @@ class Pose3DNode(ManagedNode):
             self.sub_depth = Subscriber(self, Image, "depth_registered/image_raw", qos_profile=self.qos)
             self.sub_depth.registerCallback(lambda m: self.depth_fallback.depth_seen(stamp_to_sec(m.header.stamp)))
             inputs.append(self.sub_depth)
-        # the time-jump stage sees every message before the synchronisers do (callbacks run in registration order)
-        for i, sub in enumerate(inputs):
-            sub.registerCallback(self._on_input, i)
+        # the time-jump stage registers first, so it sees every message before the synchronisers do
+        self.jump_stage = TimeJumpStage(inputs, on_restart=lambda _jump: self.depth_fallback.reset())
         self.syncs = [ApproximateTimeSynchronizer(inputs[:2], p["sync_queue_size"], p["sync_slop"])]
         self.syncs[0].registerCallback(self._on_rgb)
         if self.use_depth:
             self.syncs.append(ApproximateTimeSynchronizer(inputs, p["sync_queue_size"], p["sync_slop"]))
             self.syncs[1].registerCallback(self._on_frame)
+        self.jump_stage.attach(*self.syncs)
         self.subs = inputs
         self._stop.clear()
         self.slot.reopen()
@@ -235,18 +233,6 @@ class Pose3DNode(ManagedNode):
         return SetParametersResult(successful=True)
 
     # -- input -------------------------------------------------------------------------------------------------------
-    def _on_input(self, msg: Any, index: int) -> None:
-        jump = self.input_times[index].observe(stamp_to_sec(msg.header.stamp))
-        if jump.restarts:
-            for detector in self.input_times:
-                detector.reset()
-            self.input_times[index].observe(stamp_to_sec(msg.header.stamp))
-            for sync in self.syncs:  # both libraries keep `queues` (list of dicts) under `lock`
-                with sync.lock:
-                    for q in sync.queues:
-                        q.clear()
-            self.depth_fallback.reset()
-
     def _on_rgb(self, color: Image, info: CameraInfo) -> None:
         if not self.use_depth:
             self._on_frame(color, info, None)
@@ -302,16 +288,10 @@ class Pose3DNode(ManagedNode):
                     pass
 
     def _process(self, color_msg: Image, info: CameraInfo, depth_msg: Image | None) -> None:
-        from pose3d_ros.pipeline import Frame
+        from pose3d_ros.pipeline import Frame, StaleFrame
 
         t0 = time.perf_counter()
         stamp = stamp_to_sec(color_msg.header.stamp)
-        jump = self.frame_times.observe(stamp)
-        if jump.drop:
-            raise BadInput("stamp_out_of_order", jump.describe())
-        if jump.restarts:
-            self._problem("time_jump", jump.describe())
-            self.pipeline.reset()
         header = Header(stamp=color_msg.header.stamp, frame_id=color_msg.header.frame_id)
         self.diag.hardware_id = header.frame_id or "camera"
         color = color_from_msg(color_msg)
@@ -335,7 +315,12 @@ class Pose3DNode(ManagedNode):
                 self._problem("depth_size", f"depth {depth.shape[1]}x{depth.shape[0]} does not match color "
                               f"{w}x{h} (not registered?): processing RGB-only")
                 depth = None
-        result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
+        try:
+            result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
+        except StaleFrame as exc:
+            raise BadInput("stamp_out_of_order", str(exc)) from None
+        if result.time_jump is not None and result.time_jump.restarts:
+            self._problem("time_jump", result.time_jump.describe())
         people = result.people if cam.metric else self.camera_policy.root_relative(result.people)
         self._publish(header, result, people, color, cam.metric)
         self.processed += 1

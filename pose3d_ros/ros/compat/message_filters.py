@@ -2,9 +2,11 @@
 
 The pairing rule is the one of message_filters' Python ``ApproximateTimeSynchronizer``: each input keeps at most
 ``queue_size`` messages keyed by header stamp; when a message arrives, the closest stamp of every other input that
-lies within ``slop`` is tried, and the first set whose spread is below ``slop`` is emitted (oldest dropped first).
-One addition: a stamp more than 1 s older than its queue's newest (time jumped back) empties the queues, so a
-looping bag or a clock reset does not stall the synchroniser.
+lies within ``slop`` is tried, and the first set whose spread is strictly below ``slop`` is emitted (oldest dropped
+first; so ``slop = 0`` never pairs, as upstream). Like upstream it does nothing about time jumps: after a jump back
+the newer stamps left in the queues evict every new message. The inference node's time-jump stage
+(:mod:`pose3d_ros.ros.time_jump_stage`) flushes the queues of either library; ``test/test_ros_message_filters.py``
+runs both against the same message sequences.
 """
 
 from __future__ import annotations
@@ -84,9 +86,6 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         On ``queue_size < 1``, negative or non-finite ``slop``, or ``allow_headerless=True``.
     """
 
-    #: a message older than its queue's newest by more than this (ns) is a time jump: the queues restart
-    JUMP_BACK_NS = 1_000_000_000
-
     def __init__(self, fs: list, queue_size: int, slop: float, allow_headerless: bool = False) -> None:
         super().__init__()
         if int(queue_size) < 1:
@@ -108,10 +107,6 @@ class ApproximateTimeSynchronizer(SimpleFilter):
         """Queue ``msg`` for input ``my_queue_index`` and emit the first complete set it finishes."""
         stamp = stamp_ns(msg)
         with self.lock:
-            if my_queue and stamp < max(my_queue) - self.JUMP_BACK_NS:
-                # time jumped back (bag loop, clock reset): stale newer entries would evict every new message
-                for q in self.queues:
-                    q.clear()
             my_queue[stamp] = msg
             while len(my_queue) > self.queue_size:
                 del my_queue[min(my_queue)]
@@ -126,7 +121,7 @@ class ApproximateTimeSynchronizer(SimpleFilter):
             for combo in itertools.product(*candidates):
                 stamps = list(combo)
                 stamps.insert(my_queue_index if my_queue_index is not None else len(stamps), stamp)
-                if max(stamps) - min(stamps) <= self.slop_ns:
+                if max(stamps) - min(stamps) < self.slop_ns:
                     found = stamps
                     break
             if found is None:
