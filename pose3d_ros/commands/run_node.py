@@ -65,15 +65,30 @@ def ros_args_for(which: str, params: Path | None, namespace: str, sets: list[str
     if params is not None:
         if not Path(params).is_file():
             raise ValueError(f"parameter file {str(params)!r} does not exist")
+        _check_params_file(Path(params))
         args += ["--params-file", str(params)]
     if namespace:
         args += ["-r", f"__ns:=/{namespace.strip('/')}"]
     for s in sets:
         if "=" not in s:
+            raise ValueError(f"--set expects NAME=VALUE (or NAME:=VALUE), got {s!r}")
+        k, v = s.split(":=", 1) if ":=" in s else s.split("=", 1)
+        if not k.strip():
             raise ValueError(f"--set expects NAME=VALUE, got {s!r}")
-        k, v = s.split("=", 1)
-        args += ["-p", f"{k}:={v}"]
+        args += ["-p", f"{k.strip()}:={v}"]
     return args + list(extra)
+
+
+def _check_params_file(path: Path) -> None:
+    """A ROS parameter file must be YAML mapping node names to ``ros__parameters``; say so before ROS does."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameter file {str(path)!r} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "ros__parameters" in v for v in data.values()):
+        raise ValueError(f"parameter file {str(path)!r} must map node names to 'ros__parameters' mappings")
 
 
 def _run_one(which: str, args: argparse.Namespace) -> int:
@@ -85,9 +100,11 @@ def _run_one(which: str, args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
+    """Both nodes as managed processes (``autostart:=false``), brought up configure -> activate, driver first."""
+    managed = ["-p", "autostart:=false"]
     cmds = {
-        "driver": ros_args_for("driver", args.params, args.namespace, args.set, args.ros_args),
-        "node": ros_args_for("node", args.node_params, args.namespace, args.node_set, args.ros_args),
+        "driver": ros_args_for("driver", args.params, args.namespace, args.set, [*args.ros_args, *managed]),
+        "node": ros_args_for("node", args.node_params, args.namespace, args.node_set, [*args.ros_args, *managed]),
     }
     procs = {w: subprocess.Popen([sys.executable, "-m", NODES[w][0], *a]) for w, a in cmds.items()}
 
@@ -100,7 +117,11 @@ def _launch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, forward)
     rc = 0
     try:
-        while all(p.poll() is None for p in procs.values()):
+        ok, why = _bring_up(args.namespace, lambda: all(p.poll() is None for p in procs.values()))
+        if not ok:
+            print(f"pose3d-ros launch: {why}", file=sys.stderr)
+            rc = 2
+        while rc == 0 and all(p.poll() is None for p in procs.values()):
             time.sleep(0.2)
         for w, p in procs.items():  # one ended: stop the other (like launch's on_exit shutdown)
             if p.poll() is not None and p.returncode not in (0, -signal.SIGINT):
@@ -112,9 +133,26 @@ def _launch(args: argparse.Namespace) -> int:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+    except KeyboardInterrupt:  # Ctrl-C during bring-up
+        forward(signal.SIGINT, None)
     finally:
         signal.signal(signal.SIGINT, old)
     return rc
+
+
+def _bring_up(namespace: str, alive) -> tuple[bool, str]:
+    import rclpy
+
+    from pose3d_ros.ros.dds import apply_dds_defaults
+    from pose3d_ros.ros.lifecycle_manager import bring_up
+
+    apply_dds_defaults()
+    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    rclpy.init(args=[])
+    try:
+        return bring_up([f"{ns}/kinect_driver", f"{ns}/pose3d_node"], alive=alive)
+    finally:
+        rclpy.shutdown()
 
 
 def run(args: argparse.Namespace) -> int:
