@@ -10,9 +10,9 @@ import sys
 # ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the whole system on embedded real footage (no camera needed)"),
-    "estimate": ("estimate", "offline: images / a directory / a video -> 3D skeletons as JSONL (+ rendering)"),
+    "estimate": ("estimate", "offline: images / a directory / a video / a bag -> 3D skeletons as JSONL (+ rendering)"),
     "lift": ("lift", "bring your own 2D keypoints (JSONL or OpenPose JSON) -> 3D skeletons as JSONL"),
-    "record": ("record", "record color + depth + camera info from a source into a playback directory"),
+    "record": ("record", "record color + depth + camera info from a source into a rosbag2 bag (MCAP) or a directory"),
     "train-prior": ("train_prior", "fit the probabilistic 3D pose prior (mixture of PPCA) on 3D skeleton data"),
     "train-actions": ("train_actions", "train the action classifier on labelled skeleton sequences"),
     "build-engine": ("build_engine", "build (and cache) a TensorRT engine from an ONNX model"),

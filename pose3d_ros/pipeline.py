@@ -25,6 +25,7 @@ from .core.camera import PinholeCamera
 from .core.lifting import PoseLifter
 from .core.prior import PosePrior, default_prior_path
 from .core.temporal import PreviousPoses
+from .core.time_jumps import TimeJump, TimeJumpDetector, TimeStep
 from .core.tracking import Tracker
 from .models.blazepose import BlazePoseLandmarker, BlazePoseParams
 from .models.bottom_up import BottomUpFrontEnd, BottomUpParams
@@ -36,7 +37,8 @@ from .models.top_down import TopDownFrontEnd, TopDownParams
 from .pipeline_config import BACKEND_DEVICES, PipelineConfig
 from .settings import known_keys_only
 
-__all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS"]
+__all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS",
+           "StaleFrame"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -123,6 +125,11 @@ class FrameResult:
     timings: dict[str, float]
     stamp: float = 0.0
     belief_maps: np.ndarray | None = None
+    time_jump: TimeJump | None = None
+
+
+class StaleFrame(ValueError):
+    """A frame older than the newest processed, by less than a restart (a late frame): not processed."""
 
 
 def validate_frame(frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -283,8 +290,12 @@ class Pose3DPipeline:
         return str(getattr(self.backend, "name", type(self.backend).__name__))
 
     def reset(self) -> None:
-        """Forget tracks and action state (a new sequence, or time went backwards)."""
-        self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
+        """Forget tracks and action state (a new sequence, or time went backwards). Track ids keep counting up."""
+        if getattr(self, "tracker", None) is not None:
+            self.tracker.reset()  # ids are never reused, not even after a time jump
+        else:
+            self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
+        self.clock = TimeJumpDetector()  # the one owner of what a step back in frame time means
         self.previous = PreviousPoses()  # last frame's poses: a person keeps its side from frame to frame
         self.frontend.reset()
         self.recognizer = None
@@ -334,6 +345,12 @@ class Pose3DPipeline:
         """
         t_start = time.perf_counter()
         color, depth = validate_frame(frame)
+        jump = self.clock.observe(float(frame.stamp))
+        if jump.drop:
+            raise StaleFrame(jump.describe())
+        if jump.restarts:
+            self.reset()
+            self.clock.observe(float(frame.stamp))
         if not self.config.use_depth:
             depth = None
         timings: dict[str, float] = {}
@@ -386,4 +403,4 @@ class Pose3DPipeline:
         timings["total"] = (time.perf_counter() - t_start) * 1e3
         maps = people2d.maps[0].heatmaps if self.config.keep_belief_maps and people2d.maps else None
         return FrameResult(people=people, events=list(events), timings=timings, stamp=float(frame.stamp),
-                           belief_maps=maps)
+                           belief_maps=maps, time_jump=jump if jump.kind is not TimeStep.NORMAL else None)

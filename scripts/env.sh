@@ -14,6 +14,6 @@ case ":$PATH:" in *":$VIRTUAL_ENV/lib/pose3d_ros:"*) ;; *) export PATH=$VIRTUAL_
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_LOCALHOST_ONLY=${ROS_LOCALHOST_ONLY:-1}  # same rule for Humble, which predates the variable above
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
-# Large best-effort images need Fast DDS's bigger shared-memory segment (config/fastdds.xml).
-export FASTDDS_DEFAULT_PROFILES_FILE=${FASTDDS_DEFAULT_PROFILES_FILE:-$_pose3d_root/config/fastdds.xml}
+# The package's processes load config/fastdds.xml (16 MiB shared memory; UDP on 127.0.0.1 only) while discovery is
+# local, config/fastdds_network.xml (all interfaces) otherwise; a FASTDDS_DEFAULT_PROFILES_FILE you export wins.
 unset _pose3d_root

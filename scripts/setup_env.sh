@@ -79,9 +79,21 @@ build_stamp_now=$( (find pose3d_ros bin launch config rviz -type f -not -name '*
                     cat msg/*.msg CMakeLists.txt package.xml vendor/*/msg/*.msg vendor/*/CMakeLists.txt) | sha256sum | cut -d' ' -f1)
 if [[ ! -f $VENV/.pose3d_build || "$(cat $VENV/.pose3d_build)" != "$build_stamp_now" ]]; then
   say "colcon build"
-  # vendor/tf2_msgs only where no ROS distribution provides tf2_msgs (it is not on PyPI).
+  # vendor/<pkg> (tf2_msgs, hri_msgs: message definitions not on PyPI) only where no ROS distribution provides them.
   base_paths=(.)
-  if [[ $USE_SYSTEM_ROS == 0 ]]; then base_paths+=(vendor); fi
+  if [[ $USE_SYSTEM_ROS == 0 ]]; then
+    base_paths+=(vendor)
+  else
+    for pkg_dir in vendor/*/; do
+      pkg=$(basename "$pkg_dir")
+      # provided by the distribution = importable from outside this venv (our own earlier install does not count)
+      if ! "$VPY" -c 'import importlib, os, sys; m = importlib.import_module(sys.argv[1] + ".msg")
+sys.exit(os.path.abspath(m.__file__).startswith(os.path.abspath(sys.argv[2]) + os.sep))' "$pkg" "$VENV" 2>/dev/null
+      then
+        base_paths+=("${pkg_dir%/}")
+      fi
+    done
+  fi
   PATH=$VENV/bin:$PATH "$VENV/bin/colcon" --log-base log build --merge-install --symlink-install --install-base "$VENV" \
       --build-base build --base-paths "${base_paths[@]}" \
       --cmake-args -DPython3_EXECUTABLE="$VPY" -DBUILD_TESTING=OFF \

@@ -6,6 +6,8 @@ import yaml
 from numpy.testing import assert_allclose
 
 from pose3d_ros.core.camera import PinholeCamera, depth_to_metres, load_camera_yaml, save_camera_yaml
+from pose3d_ros.core.distortion import Distortion, DistortionError
+from pose3d_ros.core.intrinsics import IntrinsicsError
 
 CAM = PinholeCamera(fx=500.0, fy=510.0, cx=320.0, cy=240.0, width=640, height=480)
 
@@ -98,14 +100,34 @@ def test_yaml_round_trip(tmp_path):
     assert load_camera_yaml(path, use_projection=True) == CAM
 
 
-def test_yaml_distortion_warns(tmp_path):
+def test_yaml_distortion_is_read_and_round_trips(tmp_path):
     path = tmp_path / "cam.yaml"
     save_camera_yaml(path, CAM)
     data = yaml.safe_load(path.read_text())
-    data["distortion_coefficients"]["data"] = [0.1, 0, 0, 0, 0]
+    data["distortion_model"] = "rational_polynomial"
+    data["distortion_coefficients"] = {"rows": 1, "cols": 8, "data": [0.5, -0.1, 0.001, 0.0, 0.01, 0.8, 0.1, 0.0]}
     path.write_text(yaml.safe_dump(data))
-    with pytest.warns(UserWarning, match="distortion"):
+    cam = load_camera_yaml(path)
+    assert cam.distortion == Distortion("rational_polynomial", (0.5, -0.1, 0.001, 0.0, 0.01, 0.8, 0.1, 0.0))
+    assert load_camera_yaml(path, use_projection=True).distortion is None  # rectified: P, no distortion
+    save_camera_yaml(tmp_path / "again.yaml", cam)
+    assert load_camera_yaml(tmp_path / "again.yaml") == cam
+    data["distortion_model"] = "mystery"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(DistortionError, match=r"cam.yaml: unknown distortion model 'mystery'"):
         load_camera_yaml(path)
+
+
+def test_from_K_refuses_to_guess():
+    scaled = CAM.K * 525.0  # a driver that scaled the whole matrix: no silent rescaling any more
+    with pytest.raises(IntrinsicsError, match=r"K\[2\]\[2\] = 525 must be 1"):
+        PinholeCamera.from_K(scaled, 640, 480)
+    with pytest.raises(IntrinsicsError, match="field of view"):
+        PinholeCamera.from_K(np.diag([1e300, 1e300, 1.0]) + [[0, 0, 320], [0, 0, 240], [0, 0, 0]], 640, 480)
+    with pytest.raises(IntrinsicsError, match="principal point cx"):
+        PinholeCamera.from_K([[500, 0, 700], [0, 500, 240], [0, 0, 1]], 640, 480)
+    d = Distortion("plumb_bob", (0.1, 0, 0, 0, 0))
+    assert PinholeCamera.from_K(CAM.K, 640, 480, d).distortion == d
 
 
 @pytest.mark.parametrize(

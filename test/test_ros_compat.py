@@ -71,13 +71,27 @@ class TestApproximateTimeSynchronizer:
         self.b.signal_message(msg_at(4.0, "b3"))
         assert self.out == [("a3", "b3")]
 
-    def test_time_jump_back_restarts_the_queues(self):
+    def test_time_jump_back_is_left_to_the_time_jump_stage(self):
+        """Like upstream, the synchroniser alone stalls after a jump back; TimeJumpStage restarts it."""
+        from pose3d_ros.ros.time_jump_stage import TimeJumpStage
+
         self.make(queue_size=3)
         for k in range(3):
             self.a.signal_message(msg_at(100.0 + k, f"old{k}"))
         self.a.signal_message(msg_at(5.0, "new"))
         self.b.signal_message(msg_at(5.0, "b"))
-        assert self.out == [("new", "b")]
+        assert self.out == []  # evicted by the newer stamps: what upstream does too
+        a2, b2 = SimpleFilter(), SimpleFilter()
+        stage = TimeJumpStage([a2, b2])
+        sync = ApproximateTimeSynchronizer([a2, b2], 3, 0.1)
+        stage.attach(sync)
+        got = []
+        sync.registerCallback(lambda x, y: got.append((x.tag, y.tag)))
+        for k in range(3):
+            a2.signal_message(msg_at(100.0 + k, f"old{k}"))
+        a2.signal_message(msg_at(5.0, "new"))
+        b2.signal_message(msg_at(5.0, "b"))
+        assert got == [("new", "b")] and stage.restarts == 1
 
     @pytest.mark.parametrize("queue_size,slop", [(0, 0.1), (5, -1.0), (5, float("nan"))])
     def test_rejects_bad_settings(self, queue_size, slop):
@@ -180,6 +194,14 @@ def test_markers_one_namespace_per_person_with_lifetime():
     assert len(colors) == 2
 
 
+def _tf_matrix(t):
+    from scipy.spatial.transform import Rotation
+
+    q = t.transform.rotation
+    v = t.transform.translation
+    return Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix(), np.array([v.x, v.y, v.z])
+
+
 def test_transforms_body_and_joint_frames():
     people = _people(1)
     people[0].joints[5] = np.nan
@@ -188,13 +210,27 @@ def test_transforms_body_and_joint_frames():
     names = [t.child_frame_id for t in tfs]
     assert names[0] == "body_7" and tfs[0].header.frame_id == "cam"
     assert "left_elbow_7" not in names and "head_7" in names and len(names) == 15
+    j = people[0].joints
+    r_body, origin = _tf_matrix(tfs[0])
+    np.testing.assert_allclose(origin, (j[10] + j[13]) / 2)  # mid-hip (REP-155)
     head = next(t for t in tfs if t.child_frame_id == "head_7")
     assert head.header.frame_id == "body_7" and head.header.stamp.sec == 3
-    np.testing.assert_allclose([head.transform.translation.x, head.transform.translation.y],
-                               (people[0].joints[3] - people[0].joints[0])[:2])
+    r_head, t_head = _tf_matrix(head)
+    np.testing.assert_allclose(r_head, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(origin + r_body @ t_head, j[3], atol=1e-9)  # composed chain lands on the head joint
 
 
-def test_person_without_a_pelvis_gets_no_tf():
+def test_body_frame_has_the_rep155_orientation():
     people = _people(1)
-    people[0].joints[0] = np.nan
+    j = np.full((16, 3), np.nan)
+    j[10], j[13], j[2] = (0.2, 0.0, 2.0), (0.0, 0.0, 2.0), (0.1, -0.5, 2.0)  # facing the camera: left hip on the right
+    people[0].joints = j
+    r, _ = _tf_matrix(transforms_from_skeletons(skeleton_array_from_people(Header(frame_id="cam"), people))[0])
+    np.testing.assert_allclose(r[:, 0], (0, 0, -1), atol=1e-9)  # x forward = toward the camera
+    np.testing.assert_allclose(r[:, 2], (0, -1, 0), atol=1e-9)  # z up = -y optical
+
+
+def test_person_without_hips_or_pelvis_gets_no_tf():
+    people = _people(1)
+    people[0].joints[[0, 10]] = np.nan
     assert transforms_from_skeletons(skeleton_array_from_people(Header(), people)) == []

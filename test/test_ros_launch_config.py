@@ -138,12 +138,17 @@ def test_run_node_rejects_bad_arguments(sets, params, match):
         ros_args_for("driver", params, "", sets, [])
 
 
-def test_fastdds_profile_is_found_and_kept_when_set():
+def test_fastdds_profile_follows_the_discovery_range_and_is_kept_when_set():
     from pose3d_ros.ros.dds import apply_dds_defaults
 
-    env = apply_dds_defaults({})
-    assert env["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("config/fastdds.xml")
+    local = apply_dds_defaults({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"})["FASTDDS_DEFAULT_PROFILES_FILE"]
+    assert local.endswith("config/fastdds.xml")
+    assert apply_dds_defaults({"ROS_LOCALHOST_ONLY": "1"})["FASTDDS_DEFAULT_PROFILES_FILE"] == local
+    subnet = apply_dds_defaults({"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"})["FASTDDS_DEFAULT_PROFILES_FILE"]
+    assert subnet.endswith("config/fastdds_network.xml")
     assert apply_dds_defaults({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTDDS_DEFAULT_PROFILES_FILE"] == \
         "/mine.xml"
-    xml = (REPO / "config/fastdds.xml").read_text()
-    assert "<type>SHM</type>" in xml and "<segment_size>16777216</segment_size>" in xml
+    for name, whitelisted in (("fastdds.xml", True), ("fastdds_network.xml", False)):
+        xml = (REPO / "config" / name).read_text()
+        assert "<type>SHM</type>" in xml and "<segment_size>16777216</segment_size>" in xml
+        assert ("<address>127.0.0.1</address>" in xml) == whitelisted

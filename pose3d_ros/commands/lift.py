@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", default=None,
                         help="2D joint layout: coco17, openpose18, blazepose33, pose3d16, ... (default: coco17 for "
                              "JSONL, openpose18 for an OpenPose directory)")
-    parser.add_argument("--camera-info", type=Path, default=None, help="ROS camera calibration YAML")
+    parser.add_argument("--camera-info", type=Path, default=None,
+                        help="ROS camera calibration YAML (its lens distortion is honoured)")
     parser.add_argument("--width", type=int, default=640, help="image width for the default camera")
     parser.add_argument("--height", type=int, default=480, help="image height for the default camera")
     parser.add_argument("--depth", type=Path, default=None, help="directory of registered depth images")
@@ -159,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
                 if depth_files is not None and i < len(depth_files):
                     depth = _read_depth(depth_files[i])
                     zs = np.stack([sample_joint_depth(depth, np.nan_to_num(q, nan=-1.0)) for q in uv])
-                res, poses, measured_all = lift_with_depth(lifter, uv, c, camera, zs)
+                # raw-image pixels (depth sampled there) -> ideal pinhole pixels for the lift (lens distortion)
+                und = camera.undistort_pixels(uv)
+                c_und = np.where(np.isfinite(und).all(axis=-1), c, 0.0)
+                res, poses, measured_all = lift_with_depth(lifter, und, c_und, camera.without_distortion(), zs)
                 for p in np.flatnonzero(res.valid):
                     pose, measured = poses[p], measured_all[p]
                     skeletons.append({

@@ -2,14 +2,17 @@
 REP-118 depth images.
 
 Pixel convention: as in ROS ``CameraInfo`` and OpenCV, integer pixel coordinates are pixel centres, so the image
-spans ``[-0.5, width - 0.5]``. Projection is distortion-free: feed rectified (or undistorted, e.g. Kinect registered)
-images.
+spans ``[-0.5, width - 0.5]``. A camera may carry a lens distortion (:class:`pose3d_ros.core.distortion.Distortion`,
+from ``CameraInfo.distortion_model`` + ``D``): then :meth:`PinholeCamera.project` / :meth:`PinholeCamera.back_project`
+work in raw (distorted) image pixels, :meth:`PinholeCamera.undistort_pixels` gives the ideal pinhole pixels of the same
+K, and :meth:`PinholeCamera.without_distortion` is the ideal camera those pixels belong to (what the lifter takes).
+Intrinsics validation: :mod:`pose3d_ros.core.intrinsics`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -17,13 +20,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .distortion import Distortion
+from .image_encodings import depth_to_metres
+from .intrinsics import IntrinsicsError, check_intrinsics, validate_intrinsics
+
 __all__ = [
     "PinholeCamera",
     "KINECT_V1_FOCAL_PX",
     "KINECT_V1_WIDTH",
     "load_camera_yaml",
     "save_camera_yaml",
-    "depth_to_metres",
+    "depth_to_metres",  # moved to pose3d_ros.core.image_encodings; kept here for callers
+    "validate_intrinsics",  # from pose3d_ros.core.intrinsics
+    "IntrinsicsError",
 ]
 
 #: Focal length (pixels) of the Kinect v1 colour camera at 640x480 (the common default of the ROS openni/freenect
@@ -31,13 +40,11 @@ __all__ = [
 KINECT_V1_FOCAL_PX = 525.0
 #: Image width (pixels) that :data:`KINECT_V1_FOCAL_PX` refers to.
 KINECT_V1_WIDTH = 640
-#: Millimetres per metre (REP-118: 16UC1 depth is in millimetres).
-_MM_PER_M = 1000.0
 
 
 @dataclass(frozen=True)
 class PinholeCamera:
-    """Distortion-free pinhole camera.
+    """Pinhole camera, optionally with lens distortion.
 
     Parameters
     ----------
@@ -47,11 +54,14 @@ class PinholeCamera:
         Principal point in pixels (pixel-centre convention); finite.
     width, height : int
         Image size in pixels; > 0.
+    distortion : Distortion or None
+        Lens distortion of the raw image (None, or all-zero coefficients: none).
 
     Raises
     ------
     ValueError
-        On non-positive or non-finite focal lengths, non-finite principal point, or non-positive image size.
+        On non-positive or non-finite focal lengths, non-finite principal point, non-positive image size, or a
+        ``distortion`` that is not a :class:`Distortion`. (Plausibility: :meth:`from_K` / :mod:`.intrinsics`.)
     """
 
     fx: float
@@ -60,6 +70,7 @@ class PinholeCamera:
     cy: float
     width: int
     height: int
+    distortion: Distortion | None = None
 
     def __post_init__(self) -> None:
         for name in ("fx", "fy", "cx", "cy"):
@@ -86,35 +97,49 @@ class PinholeCamera:
             if value <= 0:
                 raise ValueError(f"camera {name} must be > 0, got {value}")
             object.__setattr__(self, name, value)
+        if self.distortion is not None:
+            if not isinstance(self.distortion, Distortion):
+                raise ValueError(
+                    f"camera distortion must be a Distortion or None, got {type(self.distortion).__name__}"
+                    " (use Distortion.from_ros(model, D))"
+                )
+            if self.distortion.is_zero:
+                object.__setattr__(self, "distortion", None)
 
     # ---------------------------------------------------------------- constructors
     @classmethod
-    def from_K(cls, K: np.ndarray, width: int, height: int) -> PinholeCamera:  # noqa: N802 - K is the usual name
-        """Build from a 3x3 intrinsic matrix (e.g. ``CameraInfo.k`` reshaped, 9 values accepted too).
+    def from_K(
+        cls, K: np.ndarray, width: int, height: int, distortion: Distortion | None = None, **limits: float
+    ) -> PinholeCamera:
+        """Build from a camera matrix (``CameraInfo.k``), validated: no guessing.
 
         Parameters
         ----------
         K : (3, 3) or (9,) array_like
-            ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]``. Skew ``s`` is ignored (zero for real cameras).
+            ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]``; the skew ``s`` must be negligible (it is dropped).
         width, height : int
+        distortion : Distortion, optional
+            E.g. ``Distortion.from_ros(info.distortion_model, info.d)``.
+        **limits
+            Plausibility limits of :func:`pose3d_ros.core.intrinsics.validate_intrinsics` (``min_fov_deg``, ...).
 
         Raises
         ------
-        ValueError
-            If K has the wrong size, is all zeros (a driver publishing an uncalibrated ``CameraInfo``), holds
-            non-finite values, or has ``fx <= 0`` / ``fy <= 0``.
+        pose3d_ros.core.intrinsics.IntrinsicsError
+            A ``ValueError`` listing every problem: wrong size, non-finite or all-zero K (an uncalibrated driver),
+            ``K[2][2] != 1``, a field of view outside 10-170 degrees, principal point outside the image, skew.
         """
-        k = np.asarray(K, dtype=np.float64)
-        if k.size != 9:
-            raise ValueError(f"camera matrix K must have 9 values (3x3), got shape {k.shape}")
-        k = k.reshape(3, 3)
-        if not np.isfinite(k).all():
-            raise ValueError(f"camera matrix K has non-finite values: {k.tolist()}")
-        if not k.any():
-            raise ValueError("camera matrix K is all zeros: the camera is not calibrated (check camera_info)")
-        if k[2, 2] != 0 and k[2, 2] != 1:
-            k = k / k[2, 2]  # homogeneous scale
-        return cls(fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], width=width, height=height)
+        check_intrinsics(K, width, height, **limits)
+        k = np.asarray(K, dtype=np.float64).reshape(3, 3)
+        return cls(
+            fx=k[0, 0],
+            fy=k[1, 1],
+            cx=k[0, 2],
+            cy=k[1, 2],
+            width=int(float(width)),
+            height=int(float(height)),
+            distortion=distortion,
+        )
 
     @classmethod
     def default(cls, width: int = KINECT_V1_WIDTH, height: int = 480) -> PinholeCamera:
@@ -137,6 +162,35 @@ class PinholeCamera:
         """Image shape ``(height, width)``."""
         return (self.height, self.width)
 
+    @property
+    def has_distortion(self) -> bool:
+        """The raw image is distorted (pixels must go through :meth:`undistort_pixels` before pinhole geometry)."""
+        return self.distortion is not None
+
+    def without_distortion(self) -> PinholeCamera:
+        """The ideal pinhole camera of the same K: the camera of :meth:`undistort_pixels`' output."""
+        return self if self.distortion is None else dataclasses.replace(self, distortion=None)
+
+    # ---------------------------------------------------------------- distortion
+    def undistort_pixels(self, uv: np.ndarray) -> np.ndarray:
+        """Raw image pixels -> ideal pinhole pixels of the same K, ``(..., 2) -> (..., 2)`` float64.
+
+        A copy when there is no distortion. NaN for NaN input and for pixels the model cannot invert (see
+        :meth:`pose3d_ros.core.distortion.Distortion.undistort_pixels`).
+        """
+        q = np.array(uv, dtype=np.float64)
+        if q.ndim < 1 or q.shape[-1] != 2:
+            raise ValueError(f"uv must have shape (..., 2), got {q.shape}")
+        return q if self.distortion is None else self.distortion.undistort_pixels(q, self.K)
+
+    def distort_pixels(self, uv: np.ndarray) -> np.ndarray:
+        """Ideal pinhole pixels -> raw image pixels, ``(..., 2) -> (..., 2)`` float64 (inverse of
+        :meth:`undistort_pixels`; a copy when there is no distortion)."""
+        q = np.array(uv, dtype=np.float64)
+        if q.ndim < 1 or q.shape[-1] != 2:
+            raise ValueError(f"uv must have shape (..., 2), got {q.shape}")
+        return q if self.distortion is None else self.distortion.distort_pixels(q, self.K)
+
     # ---------------------------------------------------------------- geometry
     def project(self, points: np.ndarray) -> np.ndarray:
         """Project camera-frame points to pixels.
@@ -149,7 +203,9 @@ class PinholeCamera:
         Returns
         -------
         (..., 2) float64 ndarray
-            ``(u, v)``; NaN for points with ``z <= 0`` (behind or on the camera plane) or non-finite coordinates.
+            ``(u, v)`` in the raw image (distorted when the camera has a distortion, as ``cv2.projectPoints``);
+            NaN for points with ``z <= 0`` (behind or on the camera plane), non-finite coordinates, or outside the
+            distortion model's valid range.
         """
         p = np.asarray(points, dtype=np.float64)
         if p.ndim < 1 or p.shape[-1] != 3:
@@ -160,7 +216,7 @@ class PinholeCamera:
             zs = np.where(ok, z, 1.0)
             uv = np.stack([self.fx * p[..., 0] / zs + self.cx, self.fy * p[..., 1] / zs + self.cy], axis=-1)
         uv[~ok] = np.nan
-        return uv
+        return uv if self.distortion is None else self.distortion.distort_pixels(uv, self.K)
 
     def back_project(self, uv: np.ndarray, depth_m: np.ndarray | float) -> np.ndarray:
         """Back-project pixels with known depth (z, metres along the optical axis) to camera-frame points.
@@ -168,7 +224,7 @@ class PinholeCamera:
         Parameters
         ----------
         uv : (..., 2) array_like
-            Pixel coordinates.
+            Pixel coordinates in the raw image (undistorted first when the camera has a distortion).
         depth_m : (...) array_like or float
             Depth ``z`` in metres, broadcastable to ``uv.shape[:-1]``. Non-positive or non-finite -> NaN point.
 
@@ -185,6 +241,8 @@ class PinholeCamera:
         except ValueError:
             raise ValueError(f"depth_m of shape {z.shape} does not broadcast to uv points {q.shape[:-1]}") from None
         z = np.where(np.isfinite(z) & (z > 0), z, np.nan)
+        if self.distortion is not None:
+            q = self.distortion.undistort_pixels(q, self.K)
         x = (q[..., 0] - self.cx) / self.fx * z
         y = (q[..., 1] - self.cy) / self.fy * z
         return np.stack([x, y, z], axis=-1)
@@ -199,7 +257,7 @@ class PinholeCamera:
 
         Uses the pixel-centre convention of ``cv2.resize``: ``u' = (u + 0.5) * sx - 0.5``, so
         ``cx' = (cx + 0.5) * sx - 0.5``; the new size is ``round(width * sx)`` x ``round(height * sy)``.
-        ``sy`` defaults to ``sx``.
+        ``sy`` defaults to ``sx``. The distortion (a function of normalised coordinates) is kept.
         """
         sy = sx if sy is None else sy
         for name, s in (("sx", sx), ("sy", sy)):
@@ -212,6 +270,7 @@ class PinholeCamera:
             cy=(self.cy + 0.5) * sy - 0.5,
             width=max(1, round(self.width * sx)),
             height=max(1, round(self.height * sy)),
+            distortion=self.distortion,
         )
 
     def contains(self, uv: np.ndarray, margin: float = 0.0) -> np.ndarray:
@@ -231,8 +290,11 @@ def _matrix(data: dict, key: str, rows: int, cols: int) -> np.ndarray:
     node = data.get(key)
     if not isinstance(node, dict) or "data" not in node:
         raise ValueError(f"camera YAML: {key!r} must be a mapping with rows, cols and data")
-    values = np.asarray(node["data"], dtype=np.float64).reshape(-1)
-    r, c = int(node.get("rows", rows)), int(node.get("cols", cols))
+    try:
+        values = np.asarray(node["data"], dtype=np.float64).reshape(-1)
+        r, c = int(node.get("rows", rows)), int(node.get("cols", cols))
+    except (TypeError, ValueError):
+        raise ValueError(f"camera YAML: {key!r} must hold numbers, got {node!r}") from None
     if values.size != r * c:
         raise ValueError(f"camera YAML: {key!r} declares {r}x{c} but has {values.size} values")
     return values.reshape(r, c)
@@ -245,23 +307,23 @@ def load_camera_yaml(path: str | PathLike, use_projection: bool = False) -> Pinh
     ----------
     path : str or path-like
     use_projection : bool, optional
-        Take the intrinsics from ``projection_matrix`` (for rectified images) instead of ``camera_matrix``.
+        Take the intrinsics from ``projection_matrix`` and no distortion: for rectified images (``image_rect``).
 
     Returns
     -------
     PinholeCamera
+        With the file's ``distortion_model`` + ``distortion_coefficients`` (None when absent or all zero), unless
+        ``use_projection``.
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the file is not valid YAML, lacks ``image_width``/``image_height``/``camera_matrix``, or holds an
-        uncalibrated (all-zero) or invalid matrix.
-
-    Notes
-    -----
-    Non-zero distortion coefficients are ignored with a ``UserWarning``: the pipeline expects rectified images.
+        If the file is not valid YAML, lacks ``image_width``/``image_height``/``camera_matrix``, holds an
+        uncalibrated (all-zero) or implausible matrix (:class:`pose3d_ros.core.intrinsics.IntrinsicsError`), or a
+        distortion that does not fit its model (:class:`pose3d_ros.core.distortion.DistortionError`). The message
+        names the file.
     """
     p = Path(path)
     try:
@@ -273,74 +335,36 @@ def load_camera_yaml(path: str | PathLike, use_projection: bool = False) -> Pinh
     for key in ("image_width", "image_height"):
         if key not in data:
             raise ValueError(f"camera YAML {p}: missing {key!r}")
-    if use_projection:
-        k = _matrix(data, "projection_matrix", 3, 4)[:, :3]
-    else:
-        k = _matrix(data, "camera_matrix", 3, 3)
-    if "distortion_coefficients" in data:
-        d = _matrix(data, "distortion_coefficients", 1, 5)
-        if np.any(d != 0) and not use_projection:
-            warnings.warn(
-                f"camera YAML {p}: distortion {d.ravel().tolist()} is ignored; feed rectified images",
-                UserWarning,
-                stacklevel=2,
-            )
     try:
-        return PinholeCamera.from_K(k, int(data["image_width"]), int(data["image_height"]))
-    except ValueError as exc:
-        raise ValueError(f"camera YAML {p}: {exc}") from exc
+        if use_projection:
+            k = _matrix(data, "projection_matrix", 3, 4)[:, :3]
+            distortion = None
+        else:
+            k = _matrix(data, "camera_matrix", 3, 3)
+            d = _matrix(data, "distortion_coefficients", 1, 5) if "distortion_coefficients" in data else None
+            distortion = Distortion.from_ros(data.get("distortion_model") or "", None if d is None else d.ravel())
+        return PinholeCamera.from_K(k, data["image_width"], data["image_height"], distortion)
+    except ValueError as exc:  # name the file, keep the type (IntrinsicsError keeps ``problems``)
+        exc.args = (f"camera YAML {p}: {exc}", *exc.args[1:])
+        raise
 
 
 def save_camera_yaml(path: str | PathLike, cam: PinholeCamera, name: str = "camera") -> None:
-    """Write ``cam`` as a ROS camera calibration YAML (plumb_bob, zero distortion, identity rectification,
-    ``P = [K | 0]``), readable by ``camera_info_manager`` and :func:`load_camera_yaml`."""
+    """Write ``cam`` as a ROS camera calibration YAML (its distortion, else plumb_bob with zeros; identity
+    rectification, ``P = [K | 0]``), readable by ``camera_info_manager`` and :func:`load_camera_yaml`."""
     k = cam.K
     p = np.hstack([k, np.zeros((3, 1))])
+    model, coeffs = (
+        ("plumb_bob", (0.0,) * 5) if cam.distortion is None else (cam.distortion.model, cam.distortion.coeffs)
+    )
     data = {
         "image_width": int(cam.width),
         "image_height": int(cam.height),
         "camera_name": str(name),
         "camera_matrix": {"rows": 3, "cols": 3, "data": [float(v) for v in k.ravel()]},
-        "distortion_model": "plumb_bob",
-        "distortion_coefficients": {"rows": 1, "cols": 5, "data": [0.0] * 5},
+        "distortion_model": model,
+        "distortion_coefficients": {"rows": 1, "cols": len(coeffs), "data": [float(v) for v in coeffs]},
         "rectification_matrix": {"rows": 3, "cols": 3, "data": [float(v) for v in np.eye(3).ravel()]},
         "projection_matrix": {"rows": 3, "cols": 4, "data": [float(v) for v in p.ravel()]},
     }
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
-
-
-# -------------------------------------------------------------------- depth images (REP-118)
-def depth_to_metres(depth: np.ndarray, encoding: str) -> np.ndarray:
-    """Convert a depth image to float32 metres with invalid pixels as NaN (REP-118).
-
-    Parameters
-    ----------
-    depth : (H, W) array_like
-        Raw depth image.
-    encoding : {"16UC1", "32FC1"}
-        ``16UC1``: unsigned millimetres, 0 = no reading. ``32FC1``: metres, NaN/inf/<=0 = no reading.
-        (``mono16`` is accepted as an alias of 16UC1.)
-
-    Returns
-    -------
-    (H, W) float32 ndarray
-
-    Raises
-    ------
-    ValueError
-        On an unknown encoding or a non-2D image.
-    """
-    d = np.asarray(depth)
-    if d.ndim == 3 and d.shape[-1] == 1:
-        d = d[..., 0]
-    if d.ndim != 2:
-        raise ValueError(f"depth image must be 2-D (H, W), got shape {d.shape}")
-    enc = str(encoding).upper()
-    if enc in ("16UC1", "MONO16"):
-        out = d.astype(np.float32) / np.float32(_MM_PER_M)
-    elif enc == "32FC1":
-        out = d.astype(np.float32, copy=True)
-    else:
-        raise ValueError(f"unsupported depth encoding {encoding!r}; expected '16UC1' (mm) or '32FC1' (m)")
-    out[~(np.isfinite(out) & (out > 0))] = np.nan
-    return out

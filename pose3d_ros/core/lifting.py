@@ -249,7 +249,8 @@ class PoseLifter:
         Raises
         ------
         ValueError
-            On shapes that do not match, or a camera with non-positive / non-finite focal length.
+            On shapes that do not match, a camera with non-positive / non-finite focal length, or a camera with lens
+            distortion (undistort the pixels first: :meth:`pose3d_ros.core.camera.PinholeCamera.undistort_pixels`).
         """
         j = self._mu.shape[1]
         uv = np.asarray(pixels, dtype=np.float64)
@@ -263,6 +264,9 @@ class PoseLifter:
         fx, fy, cx, cy = (float(getattr(camera, name)) for name in ("fx", "fy", "cx", "cy"))
         if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
             raise ValueError(f"camera needs finite fx, fy > 0 and finite cx, cy; got {fx}, {fy}, {cx}, {cy}")
+        if getattr(camera, "distortion", None) is not None:
+            raise ValueError("the lift is pinhole geometry: pass camera.undistort_pixels(pixels) with "
+                             "camera.without_distortion(), not a camera with lens distortion")
         depth = None
         if joint_depth is not None:
             depth = np.asarray(joint_depth, dtype=np.float64)

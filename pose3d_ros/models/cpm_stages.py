@@ -258,8 +258,10 @@ class PriorStages:
             The front end's joints (any layout that converts to pose3d16) and each person's CNN belief maps
             (``maps`` None skips the stages: the CNN's joints are lifted directly).
         camera : PinholeCamera
+            Intrinsics of the raw colour image, with its lens distortion if any: the 2D joints are undistorted here,
+            once, before any lift; depth is sampled and pixels are reported in the raw image.
         depth_m : (H_img, W_img) float32, optional
-            Depth registered to the colour image, metres, NaN = invalid.
+            Depth registered to the (raw) colour image, metres, NaN = invalid.
         previous : PreviousPoses, optional
             The last frame's people: each person's previous pose steers the final lift's choice of hypothesis
             (video), and this frame's people are remembered in it.
@@ -275,12 +277,17 @@ class PriorStages:
         if n == 0:
             empty = np.zeros((0, 16))
             return StageResult(np.zeros((0, 16, 2)), empty, np.zeros((0, 16, 3)), empty.astype(bool), None, [])
+        # Lens distortion, in one place: the CNN's joints are raw-image pixels; the lift is pinhole geometry on the
+        # ideal pixels of the same K (``ideal``); projections back into the raw image (fusion with the CNN's maps,
+        # joints it missed) go through ``camera.project``, which distorts; depth is sampled at the raw pixels.
+        ideal = camera.without_distortion()
         pix16, c16 = convert(kp, cf, layout, "pose3d16")
         stage_pixels = [pix16]
         if people.maps is not None and self.params.n_stages > 0:
             shared = shared_joints(layout)
             for _ in range(int(self.params.n_stages)):
-                lift = self.lifter.lift(np.nan_to_num(pix16), c16 * np.isfinite(pix16).all(axis=2), camera)
+                und = camera.undistort_pixels(pix16)
+                lift = self.lifter.lift(np.nan_to_num(und), c16 * np.isfinite(und).all(axis=2), ideal)
                 projected = camera.project(lift.poses)
                 for i in range(n):
                     if not lift.valid[i]:
@@ -301,7 +308,9 @@ class PriorStages:
             observed = np.where(depth_seen[:, None, None], np.nan, w16 - w16[:, :1])  # depth beats the CNN
         prev = None if previous is None else previous.match(pix16)
         bones = None if previous is None or joint_depth is None else previous.bones()
-        lift, poses, measured = lift_with_depth(self.lifter, pix16, c16, camera, joint_depth, observed, prev, bones)
+        und16 = camera.undistort_pixels(pix16)
+        c16u = np.where(np.isfinite(und16).all(axis=2), c16, 0.0)  # a pixel the lens model cannot invert is unseen
+        lift, poses, measured = lift_with_depth(self.lifter, und16, c16u, ideal, joint_depth, observed, prev, bones)
         if people.world is not None and self.params.cnn_3d_mode == "blend" and self.params.cnn_3d_weight > 0:
             poses = self._blend_cnn_3d(poses, people.world, layout, measured)
         # Joints the CNN did not see: report the projection of the 3D pose, with confidence 0.

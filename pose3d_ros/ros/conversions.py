@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 from builtin_interfaces.msg import Duration as DurationMsg
 from builtin_interfaces.msg import Time as TimeMsg
-from geometry_msgs.msg import Point, TransformStamped, Vector3
+from geometry_msgs.msg import Point, Quaternion, TransformStamped, Vector3
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from pose3d_ros.core.body_frame import BodyFrame, body_frame
 from pose3d_ros.core.camera import PinholeCamera
+from pose3d_ros.core.distortion import Distortion
 from pose3d_ros.core.skeleton import JOINT_NAMES, NUM_JOINTS, POSE3D16
 
 from . import ensure_msg_path
@@ -39,6 +41,7 @@ __all__ = [
     "skeleton_array_to_numpy",
     "markers_from_skeletons",
     "transforms_from_skeletons",
+    "body_transform",
     "action_event_msg",
     "id_color",
 ]
@@ -63,28 +66,47 @@ def sec_to_stamp(t: float) -> TimeMsg:
     return TimeMsg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def camera_from_info(info: CameraInfo) -> PinholeCamera:
-    """``sensor_msgs/CameraInfo`` -> :class:`PinholeCamera` (from ``k``; distortion ignored: images are rectified).
+def camera_from_info(info: CameraInfo, rectified: bool = False, **limits: float) -> PinholeCamera:
+    """``sensor_msgs/CameraInfo`` -> :class:`PinholeCamera`, validated (no guessing) and with its lens distortion.
+
+    Parameters
+    ----------
+    info : sensor_msgs.msg.CameraInfo
+    rectified : bool
+        The image is rectified (``image_rect``): take the intrinsics from ``p`` and ignore ``d`` (image_proc
+        republishes the raw camera's info, distortion included, next to the rectified image).
+    **limits
+        Plausibility limits of :func:`pose3d_ros.core.intrinsics.validate_intrinsics` (``min_fov_deg``, ...).
 
     Raises
     ------
-    ValueError
-        If K has a zero / non-finite focal length (uncalibrated camera) or the image size is 0.
+    pose3d_ros.core.intrinsics.IntrinsicsError
+        (a ValueError) K missing, all zero (uncalibrated driver), ``K[8] != 1``, implausible field of view,
+        principal point outside the image, skew; or a zero image size. ``.problems`` lists each.
+    pose3d_ros.core.distortion.DistortionError
+        (a ValueError) unknown ``distortion_model`` with non-zero ``d``, or ``d`` that does not fit the model.
     """
-    k = np.asarray(info.k, dtype=np.float64)
-    if k.shape != (9,):
-        raise ValueError(f"camera_info.k must have 9 values, got {k.shape}")
-    return PinholeCamera.from_K(k.reshape(3, 3), int(info.width), int(info.height))
+    if rectified:
+        p = np.asarray(info.p, dtype=np.float64).reshape(-1)
+        if p.shape != (12,):
+            raise ValueError(f"camera_info.p must have 12 values, got {p.shape}")
+        return PinholeCamera.from_K(p.reshape(3, 4)[:, :3], info.width, info.height, **limits)
+    k = np.asarray(info.k, dtype=np.float64).reshape(-1)
+    distortion = Distortion.from_ros(str(info.distortion_model), np.asarray(info.d, dtype=np.float64))
+    return PinholeCamera.from_K(k, info.width, info.height, distortion, **limits)
 
 
 def camera_info_from_camera(cam: PinholeCamera, header: Header | None = None) -> CameraInfo:
-    """:class:`PinholeCamera` -> ``sensor_msgs/CameraInfo`` (plumb_bob, zero distortion, identity R, P = [K|0])."""
+    """:class:`PinholeCamera` -> ``sensor_msgs/CameraInfo`` (its distortion, else plumb_bob with zeros; identity R,
+    P = [K|0])."""
     info = CameraInfo()
     if header is not None:
         info.header = header
     info.width, info.height = int(cam.width), int(cam.height)
-    info.distortion_model = "plumb_bob"
-    info.d = [0.0] * 5
+    if cam.distortion is None:
+        info.distortion_model, info.d = "plumb_bob", [0.0] * 5
+    else:
+        info.distortion_model, info.d = cam.distortion.model, [float(v) for v in cam.distortion.coeffs]
     info.k = [float(v) for v in cam.K.ravel()]
     info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     info.p = [cam.fx, 0.0, cam.cx, 0.0, 0.0, cam.fy, cam.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
@@ -274,35 +296,50 @@ def markers_from_skeletons(
 
 
 def transforms_from_skeletons(msg: Skeleton3DArray, prefix: str = "") -> list[TransformStamped]:
-    """TF frames per person: ``body_<id>`` (pelvis, parent = the optical frame) and ``<joint>_<id>`` for the other
-    joints (parent ``body_<id>``, offset from the pelvis), all stamped with the image time. Identity rotations.
-    Persons with a non-finite pelvis get no frames; joints with non-finite positions are left out.
+    """TF frames per person, all stamped with the image time.
+
+    ``body_<id>``: parent = the optical frame, origin = the mid point of the hips (the pelvis joint when a hip is
+    missing), REP-155 orientation: x forward out of the body, y to the person's left, z up the spine
+    (:func:`pose3d_ros.core.body_frame.body_frame`; stateless here, so a skeleton without spine and without
+    left/right pairs gets the camera-facing orientation). ``<joint>_<id>`` for the other 15 joints: parent
+    ``body_<id>``, translation = the joint in the body frame, identity rotation (joint frames are points: their axes
+    are the body's, not REP-155's per-link frames, which ``robot_state_publisher`` makes from ``joint_states``).
+    Persons without hips and pelvis get no frames; joints with non-finite positions are left out.
     """
     out: list[TransformStamped] = []
     for sk in msg.skeletons:
         if len(sk.joints) != NUM_JOINTS:
             continue
-        root = sk.joints[0].position
-        if not all(math.isfinite(v) for v in (root.x, root.y, root.z)):
+        joints = np.array([(jt.position.x, jt.position.y, jt.position.z) for jt in sk.joints], dtype=np.float64)
+        frame = body_frame(joints)
+        if frame is None:
             continue
         body = f"{prefix}body_{sk.id}"
-        t = TransformStamped()
-        t.header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id)
-        t.child_frame_id = body
-        t.transform.translation = Vector3(x=root.x, y=root.y, z=root.z)
-        t.transform.rotation.w = 1.0
-        out.append(t)
+        out.append(body_transform(msg.header, body, frame))
+        local = frame.to_body(joints)
         for j in range(1, NUM_JOINTS):
-            p = sk.joints[j].position
-            if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
+            p = local[j]
+            if not np.isfinite(p).all():
                 continue
             tj = TransformStamped()
             tj.header = Header(stamp=msg.header.stamp, frame_id=body)
             tj.child_frame_id = f"{prefix}{JOINT_NAMES[j]}_{sk.id}"
-            tj.transform.translation = Vector3(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z)
+            tj.transform.translation = Vector3(x=float(p[0]), y=float(p[1]), z=float(p[2]))
             tj.transform.rotation.w = 1.0
             out.append(tj)
     return out
+
+
+def body_transform(header: Header, child_frame_id: str, frame: BodyFrame) -> TransformStamped:
+    """``header.frame_id`` -> ``child_frame_id`` transform of a :class:`BodyFrame` (stamp = ``header.stamp``)."""
+    t = TransformStamped()
+    t.header = Header(stamp=header.stamp, frame_id=header.frame_id)
+    t.child_frame_id = child_frame_id
+    o = frame.origin
+    t.transform.translation = Vector3(x=float(o[0]), y=float(o[1]), z=float(o[2]))
+    q = frame.quaternion()
+    t.transform.rotation = Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3]))
+    return t
 
 
 def action_event_msg(event: Any, frame_id: str) -> ActionEvent:

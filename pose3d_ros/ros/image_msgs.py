@@ -1,19 +1,22 @@
-"""``sensor_msgs/Image`` -> numpy for the inference node, with one error type that names the problem."""
+"""``sensor_msgs/Image`` -> numpy for the inference node: thin wrappers of :mod:`pose3d_ros.core.image_encodings`
+that turn its one error type into :class:`BadInput` (kind + message for diagnostics)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sensor_msgs.msg import Image
 
-from pose3d_ros.core.camera import depth_to_metres
+from pose3d_ros.core.image_encodings import (
+    COLOR_ENCODINGS,
+    DEPTH_ENCODINGS,
+    ImageEncodingError,
+    decode_color,
+    decode_depth,
+)
 
 from .diagnostics import WARN
-from .imports import ImageConversionError, imgmsg_to_numpy
 
 __all__ = ["BadInput", "COLOR_ENCODINGS", "DEPTH_ENCODINGS", "color_from_msg", "depth_from_msg"]
-
-COLOR_ENCODINGS = ("rgb8", "bgr8", "mono8")
-DEPTH_ENCODINGS = ("16UC1", "32FC1")
 
 
 class BadInput(ValueError):
@@ -24,28 +27,21 @@ class BadInput(ValueError):
         self.key, self.level = key, level
 
 
+def _key(exc: ImageEncodingError) -> str:
+    return "encoding" if "unsupported" in str(exc) else "bad_image"
+
+
 def color_from_msg(msg: Image) -> np.ndarray:
-    """Colour message -> (H, W, 3) uint8 RGB. Raises :class:`BadInput` on anything else."""
-    if msg.encoding not in COLOR_ENCODINGS:
-        supported = ", ".join(COLOR_ENCODINGS)
-        raise BadInput("encoding", f"color image encoding {msg.encoding!r} unsupported (use {supported})")
+    """Colour message (any of COLOR_ENCODINGS) -> (H, W, 3) uint8 RGB. Raises :class:`BadInput`."""
     try:
-        img = imgmsg_to_numpy(msg)
-    except ImageConversionError as exc:
-        raise BadInput("bad_image", f"color image rejected: {exc}") from None
-    if msg.encoding == "bgr8":
-        img = np.ascontiguousarray(img[..., ::-1])
-    elif msg.encoding == "mono8":
-        img = np.repeat(img[..., None], 3, axis=2)
-    return img
+        return decode_color(msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian))
+    except ImageEncodingError as exc:
+        raise BadInput(_key(exc), f"color image rejected: {exc}") from None
 
 
 def depth_from_msg(msg: Image) -> np.ndarray:
-    """Depth message -> (H, W) float32 metres (NaN = none). Raises :class:`BadInput`."""
-    if msg.encoding not in DEPTH_ENCODINGS:
-        raise BadInput("encoding", f"depth image encoding {msg.encoding!r} unsupported (use 16UC1 mm or 32FC1 m)")
+    """Depth message (16UC1 mm, 32FC1 m) -> (H, W) float32 metres (NaN = none). Raises :class:`BadInput`."""
     try:
-        raw = imgmsg_to_numpy(msg)
-    except ImageConversionError as exc:
-        raise BadInput("bad_image", f"depth image rejected: {exc}") from None
-    return depth_to_metres(raw, msg.encoding)
+        return decode_depth(msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian))
+    except ImageEncodingError as exc:
+        raise BadInput(_key(exc), f"depth image rejected: {exc}") from None

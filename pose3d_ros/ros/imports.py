@@ -32,6 +32,13 @@ try:
 except ImportError:  # pragma: no cover - vendored tf2_msgs is built by scripts/setup_env.sh
     HAVE_TF2_MSGS = False
 
+try:  # ROS4HRI output (pose3d_ros.ros.hri) needs hri_msgs: the distribution's, else vendor/hri_msgs
+    from hri_msgs.msg import IdsList  # noqa: F401 - availability probe
+
+    HAVE_HRI_MSGS = True
+except ImportError:  # pragma: no cover
+    HAVE_HRI_MSGS = False
+
 # cv_bridge is not used even when installed: its Python module needs a matching OpenCV build, and our conversion
 # handles exactly the encodings the nodes accept, with errors that name the bad field.
 from .compat.cv_bridge import ImageConversionError, imgmsg_to_numpy, numpy_to_imgmsg  # noqa: E402
@@ -42,6 +49,7 @@ __all__ = [
     "TransformBroadcaster",
     "StaticTransformBroadcaster",
     "HAVE_TF2_MSGS",
+    "HAVE_HRI_MSGS",
     "USING_FALLBACK",
     "ImageConversionError",
     "imgmsg_to_numpy",

@@ -24,6 +24,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from pose3d_ros.core.camera_policy import CameraPolicy
+from pose3d_ros.core.depth_check import check_depth_units
 from pose3d_ros.core.depth_fallback import DepthFallback
 from pose3d_ros.core.frame_slot import LatestFrameSlot
 from pose3d_ros.core.stamp_check import StampCheck
@@ -42,6 +43,7 @@ from .conversions import (
 from .diagnostics import ERROR, OK, WARN, DiagnosticsReporter
 from .image_msgs import BadInput, color_from_msg, depth_from_msg
 from .imports import (
+    HAVE_HRI_MSGS,
     HAVE_TF2_MSGS,
     USING_FALLBACK,
     ApproximateTimeSynchronizer,
@@ -67,6 +69,10 @@ NODE_PARAMS = (
     S("sync_slop", 0.05, "largest stamp spread of a colour/depth/info set, s", lo=0.001, hi=1.0),
     S("depth_timeout", 1.0, "colour stamps without any depth spanning this long (s) switch to RGB-only",
       lo=0.05, hi=60.0),
+    S("depth_min_m", 0.2, "nearest plausible depth reading, m (closer = no reading)", lo=0.0, hi=5.0),
+    S("depth_max_m", 10.0, "farthest plausible depth reading, m (farther = no reading)", lo=0.5, hi=100.0),
+    S("depth_convert_mm", False, "convert 32FC1 depth that holds millimetres (median > 100 m) instead of "
+      "ignoring it"),
     S("camera_info_fallback_file", "", "ROS calibration YAML used while camera_info is invalid ('' = no metric 3D "
       "until a valid camera_info arrives)"),
     S("process_mode", "subscribed", "work only while something subscribes to an output, or always",
@@ -125,9 +131,12 @@ class Pose3DNode(ManagedNode):
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
+        p = self.params
+        if not self.param_problems and p["depth_min_m"] >= p["depth_max_m"]:
+            self.param_problems.append(f"depth_min_m ({p['depth_min_m']}, expected < depth_max_m "
+                                       f"{p['depth_max_m']})")
         if self.param_problems:
             return self.refuse(self.param_problems)
-        p = self.params
         try:
             from pose3d_ros.pipeline import Pose3DPipeline
 
@@ -154,13 +163,16 @@ class Pose3DNode(ManagedNode):
 
     def _open_outputs(self) -> None:
         if self.params["publish_hri"]:
+            if not HAVE_HRI_MSGS:
+                raise ImportError("publish_hri needs hri_msgs (install ros-<distro>-hri-msgs, or rebuild with "
+                                  "scripts/setup_env.sh, which builds vendor/hri_msgs)")
             from .hri import HriPublisher
 
-            self.hri = HriPublisher(self)
+            self.hri = HriPublisher(self, qos=10, frame_prefix=self.params["tf_prefix"])
         if self.params["output_bag"]:
-            from pose3d_ros.sources.rosbag import BagOutputWriter
+            from pose3d_ros.bags.writer import BagWriter
 
-            self.bag = BagOutputWriter(self.params["output_bag"])
+            self.bag = BagWriter(self.params["output_bag"])
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         p = self.params
@@ -215,6 +227,8 @@ class Pose3DNode(ManagedNode):
             if getattr(self, pub, None) is not None:
                 self.destroy_lifecycle_publisher(getattr(self, pub))
                 setattr(self, pub, None)
+        if self.hri is not None:
+            self.hri.destroy()
         for closable in (self.bag, self.pipeline):
             if closable is not None:
                 closable.close()
@@ -315,6 +329,12 @@ class Pose3DNode(ManagedNode):
                 self._problem("depth_size", f"depth {depth.shape[1]}x{depth.shape[0]} does not match color "
                               f"{w}x{h} (not registered?): processing RGB-only")
                 depth = None
+            if depth is not None:
+                check = check_depth_units(depth, depth_msg.encoding, self.params["depth_min_m"],
+                                          self.params["depth_max_m"], self.params["depth_convert_mm"])
+                if check.problem:
+                    self._problem(f"depth:{check.cause}", check.problem)
+                depth = check.depth_m if check.usable else None
         try:
             result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
         except StaleFrame as exc:
@@ -338,15 +358,18 @@ class Pose3DNode(ManagedNode):
         msg = skeleton_array_from_people(header, people)
         self.pub_skeletons.publish(msg)
         if self.bag is not None:
-            self.bag.write("skeletons", msg, stamp_ns=header.stamp.sec * 1_000_000_000 + header.stamp.nanosec)
+            self.bag.write(self.pub_skeletons.topic_name, None, msg, header.stamp.sec * 1_000_000_000
+                           + header.stamp.nanosec)
         p = self.params
         if metric and p["publish_markers"] and self.pub_markers.get_subscription_count() > 0:
             self.pub_markers.publish(markers_from_skeletons(msg, p["marker_lifetime"],
                                                             min_confidence=p["min_joint_confidence"]))
         if metric and p["publish_tf"] and self.tf is not None and msg.skeletons:
             self.tf.sendTransform(transforms_from_skeletons(msg, p["tf_prefix"]))
-        if self.hri is not None:
-            self.hri.publish(header, msg, people, color.shape[1], color.shape[0])
+        if self.hri is not None:  # REP-155 expects body frames even with publish_tf off
+            hri_tfs = self.hri.publish(header, msg, people, color.shape[1], color.shape[0])
+            if metric and self.tf is not None and hri_tfs:
+                self.tf.sendTransform(hri_tfs)
         for ev in getattr(result, "events", []) or []:
             self.pub_actions.publish(action_event_msg(ev, header.frame_id))
         if p["publish_debug_image"] and self.pub_debug.get_subscription_count() > 0:

@@ -1,8 +1,8 @@
 """Camera sources: one capture type (:class:`RGBDFrame`), one interface (:class:`Source`), several backends.
 
-``create_source(backend, **options)`` builds one by name: ``freenect`` (Kinect v1), ``playback`` (recording
-directory, video or image), ``webcam`` (OpenCV), ``openni2`` / ``k4a`` (where their libraries are installed),
-``synthetic`` (tests only). Backends import their device libraries only when opened.
+``create_source(backend, **options)`` builds one by name: ``freenect`` (Kinect v1), ``playback`` (rosbag2 bag,
+recording directory, video or image), ``webcam`` (OpenCV), ``openni2`` / ``k4a`` (where their libraries are
+installed), ``synthetic`` (tests only). Backends import their device libraries only when opened.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
-"""Playback of recorded RGB-D directories, video files and still images; and the writer for such directories.
+"""Playback of rosbag2 bags, recorded RGB-D directories, video files and still images; and the writer for such
+directories (bags are written by :class:`pose3d_ros.bags.rgbd.RGBDBagWriter`).
 
-Recording directory layout (written by ``pose3d-ros record`` / :class:`RecordingWriter`)::
+A rosbag2 bag (a directory with ``metadata.yaml``, or a ``.mcap`` / ``.db3`` file; ours, or ``ros2 bag record`` of
+another camera) plays through :class:`pose3d_ros.bags.reader.BagFrameReader`: colour, the nearest registered depth
+and camera info, topics chosen by type and name (:mod:`pose3d_ros.bags.topics`) or given explicitly.
+
+Recording directory layout (written by ``pose3d-ros record --format dir`` / :class:`RecordingWriter`)::
 
     camera_info.yaml        ROS calibration YAML of the colour camera (depth is registered to it)
     stamps.txt              one acquisition time (seconds) per frame
@@ -9,6 +14,10 @@ Recording directory layout (written by ``pose3d-ros record`` / :class:`Recording
 
 A video file (``.avi``, ``.mp4``, ...) or an image (``.png``, ``.jpg``) plays as RGB only, with
 :meth:`PinholeCamera.default` intrinsics unless a ``camera_info`` YAML is given.
+
+``RGBDFrame.stamp`` is the wall-clock time of delivery by default (``stamps="wall"``: a live stream for the
+driver), or the recording's own time (``stamps="recorded"``: a bag's header stamps, ``stamps.txt``; a video's frame
+``i`` at ``open time + i / fps``), which ``pose3d-ros record`` stores. ``source_stamp`` always holds the recorded one.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import time
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,12 +34,16 @@ from pose3d_ros.core.camera import PinholeCamera, load_camera_yaml, save_camera_
 
 from .base import DeviceUnavailable, EndOfStream, RGBDFrame, Source, SourceError
 
+if TYPE_CHECKING:
+    from pose3d_ros.bags.reader import BagFrame
+
 __all__ = ["PlaybackSource", "RecordingWriter", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg")
 #: playback rate of sources without recorded stamps (video without fps, still image), frames per second
 DEFAULT_RATE_HZ = 30.0
+STAMP_MODES = ("wall", "recorded")
 
 
 class PlaybackSource(Source):
@@ -38,15 +52,22 @@ class PlaybackSource(Source):
     Parameters
     ----------
     path : path-like
-        Recording directory, video file or image file.
+        rosbag2 bag (directory or ``.mcap`` / ``.db3`` file), recording directory, video file or image file.
     rate : float or None
-        Frames per second; ``None`` plays at the recorded rate (stamps.txt / video fps), 0 as fast as possible.
+        Frames per second; ``None`` plays in real time (a bag: its recorded stamps; stamps.txt / video fps), 0 as
+        fast as possible.
     loop : bool
         Start again at the end instead of raising :class:`EndOfStream`.
     camera_info : path-like, optional
         Calibration YAML overriding the recording's (or the default intrinsics of a video).
     use_depth : bool
         Deliver the recorded depth (when present).
+    stamps : {"wall", "recorded"}
+        What ``RGBDFrame.stamp`` holds (see the module docstring).
+    color_topic, depth_topic, info_topic : str, optional
+        Bags: topics to read instead of the automatic choice.
+    sync_tolerance : float
+        Bags: largest colour-depth stamp difference that pairs them, seconds.
     """
 
     name = "playback"
@@ -58,16 +79,38 @@ class PlaybackSource(Source):
         loop: bool = True,
         camera_info: str | PathLike | None = None,
         use_depth: bool = True,
+        stamps: str = "wall",
+        color_topic: str | None = None,
+        depth_topic: str | None = None,
+        info_topic: str | None = None,
+        sync_tolerance: float = 0.05,
     ) -> None:
         super().__init__()
         if rate is not None and (not np.isfinite(rate) or rate < 0):
             raise ValueError(f"playback rate must be >= 0 frames/s or None, got {rate}")
+        if stamps not in STAMP_MODES:
+            raise ValueError(f"playback stamps must be one of {STAMP_MODES}, got {stamps!r}")
         self.path = Path(path)
         self.rate = rate
         self.loop = loop
         self.camera_info_path = Path(camera_info) if camera_info else None
         self.use_depth = use_depth
+        self.stamps = stamps
+        self.bag_options = {
+            "color_topic": color_topic,
+            "depth_topic": depth_topic,
+            "info_topic": info_topic,
+            "sync_tolerance": sync_tolerance,
+        }
         self._kind = ""
+        self._bag = None  # BagFrameReader while a bag is open
+        self._bag_frames = None  # its frame iterator
+        self._bag_next = None  # the frame read ahead at open (fails early on a broken bag)
+        self._bag_shape = (0, 0)  # its (H, W) and camera (None: no camera info): the source's calibration
+        self._bag_camera: PinholeCamera | None = None
+        self._prev_stamp: float | None = None
+        self._loop_offset = 0.0
+        self._t_open = 0.0
         self._color_files: list[Path] = []
         self._depth_files: list[Path | None] = []
         self._stamps: np.ndarray = np.zeros(0)
@@ -81,7 +124,13 @@ class PlaybackSource(Source):
         p = self.path
         if not p.exists():
             raise DeviceUnavailable(f"playback path {str(p)!r} does not exist")
-        if p.is_dir():
+        self._t_open = time.time()
+        self._prev_stamp, self._loop_offset = None, 0.0
+        from pose3d_ros.bags import is_bag_path  # rosbags itself loads only for bags
+
+        if is_bag_path(p):
+            self._open_bag()
+        elif p.is_dir():
             self._kind = "dir"
             self._color_files = sorted((p / "color").glob("*.png")) + sorted((p / "color").glob("*.jpg"))
             if not self._color_files:
@@ -123,13 +172,38 @@ class PlaybackSource(Source):
         self._pos = 0
         self._next_due = 0.0
 
+    def _open_bag(self) -> None:
+        from pose3d_ros.bags.reader import BagFrameReader
+
+        self._kind = "bag"
+        self._bag = BagFrameReader(self.path, use_depth=self.use_depth, **self.bag_options)
+        self._bag.open()
+        try:
+            self._bag_frames = self._bag.frames()
+            self._bag_next = next(self._bag_frames, None)
+        except SourceError:
+            self._bag.close()
+            raise
+        if self._bag_next is None:
+            self._bag.close()
+            raise DeviceUnavailable(f"bag {str(self.path)!r} has no images on {self._bag.topics.color}")
+        self._bag_shape, self._bag_camera = self._bag_next.color.shape[:2], self._bag_next.camera
+        n, span = len(self._bag), self._bag.duration_s
+        self._fps = (n - 1) / span if n > 1 and span > 0 else DEFAULT_RATE_HZ
+        self.has_depth = self.use_depth and self._bag.topics.depth is not None
+
     def _close(self) -> None:
+        if self._bag is not None:
+            self._bag.close()
+            self._bag = self._bag_frames = self._bag_next = None
         if self._cap is not None:
             self._cap.release()
             self._cap = None
         self._image = None
 
     def __len__(self) -> int:
+        if self._kind == "bag" and self._bag is not None:
+            return len(self._bag)
         if self._kind == "dir":
             return len(self._color_files)
         if self._kind == "video" and self._cap is not None:
@@ -146,10 +220,14 @@ class PlaybackSource(Source):
             return load_camera_yaml(self.camera_info_path)
         if self._kind == "dir" and (self.path / "camera_info.yaml").is_file():
             return load_camera_yaml(self.path / "camera_info.yaml")
+        if self._kind == "bag" and self._bag_camera is not None:
+            return self._bag_camera
         h, w = self._peek_shape()
         return PinholeCamera.default(w, h)
 
     def _peek_shape(self) -> tuple[int, int]:
+        if self._kind == "bag":
+            return self._bag_shape
         if self._kind == "image" and self._image is not None:
             return self._image.shape[:2]
         if self._kind == "video" and self._cap is not None:
@@ -157,23 +235,46 @@ class PlaybackSource(Source):
         img = cv2.imread(str(self._color_files[0]), cv2.IMREAD_COLOR)
         return img.shape[:2]
 
-    def _pace(self) -> None:
+    def _pace(self, gap: float | None = None) -> None:
+        """Wait until this frame is due; ``gap``: recorded time since the previous frame (real-time bag playback)."""
         rate = self._fps if self.rate is None else self.rate
         if rate <= 0:
             return
+        # real time follows the recorded gaps; a pause in a recording longer than 1 s plays as 1 s
+        step = min(max(gap, 0.0), 1.0) if (self.rate is None and gap is not None) else 1.0 / rate
         now = time.monotonic()
-        if self._next_due == 0.0 or now - self._next_due > 1.0:  # first frame, or we fell far behind: resync
+        if self._next_due == 0.0:
+            self._next_due = now
+            return
+        self._next_due += step
+        if now - self._next_due > 1.0:  # we fell far behind: resync
             self._next_due = now
         elif self._next_due > now:
             time.sleep(self._next_due - now)
-        self._next_due += 1.0 / rate
+
+    def _next_bag_frame(self) -> BagFrame:
+        frame, self._bag_next = self._bag_next, None
+        if frame is None:
+            frame = next(self._bag_frames, None)
+        if frame is None:
+            if not self.loop:
+                raise EndOfStream(f"end of bag {str(self.path)!r} ({len(self._bag)} images)")
+            # stamps keep increasing over loops: one recording span plus a frame period later each time
+            self._loop_offset += self._bag.duration_s + 1.0 / self._fps
+            self._bag_frames = self._bag.frames()
+            frame = next(self._bag_frames, None)
+            if frame is None:
+                raise SourceError(f"cannot rewind bag {str(self.path)!r}")
+        return frame
 
     def _read(self, timeout: float) -> RGBDFrame:
+        if self._kind == "bag":
+            return self._read_bag()
         self._pace()
-        src_stamp = float("nan")
         depth = None
         if self._kind == "image":
             color = self._image.copy()
+            src_stamp = self._pos / self._fps
         elif self._kind == "video":
             ok, bgr = self._cap.read()
             if not ok:
@@ -184,12 +285,13 @@ class PlaybackSource(Source):
                 if not ok:
                     raise SourceError(f"cannot rewind video {str(self.path)!r}")
             color = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            src_stamp = self._pos / self._fps
+            src_stamp = self._pos / self._fps  # frames served so far: keeps increasing over loops
         else:
             if self._pos >= len(self._color_files):
                 if not self.loop:
                     raise EndOfStream(f"end of recording {str(self.path)!r} ({len(self._color_files)} frames)")
                 self._pos = 0
+                self._loop_offset += float(self._stamps[-1] - self._stamps[0]) + 1.0 / self._fps
             i = self._pos
             bgr = cv2.imread(str(self._color_files[i]), cv2.IMREAD_COLOR)
             if bgr is None:
@@ -201,10 +303,38 @@ class PlaybackSource(Source):
                     raise SourceError(f"{self._depth_files[i]} is not a 16-bit depth PNG")
             src_stamp = float(self._stamps[i])
         self._pos += 1
-        cam = self.camera
+        if self.stamps == "wall":
+            stamp = time.time()
+        elif self._kind == "dir":
+            stamp = src_stamp + self._loop_offset
+        else:  # a video or an image has no absolute time: frame i at open time + i / fps
+            stamp = self._t_open + src_stamp
+        return RGBDFrame(
+            color=color, depth_mm=depth, camera=self._camera_for(color), stamp=stamp, source_stamp=src_stamp
+        )
+
+    def _camera_for(self, color: np.ndarray, recorded: PinholeCamera | None = None) -> PinholeCamera:
+        cam = recorded if (recorded is not None and self.camera_info_path is None) else self.camera
         if (cam.height, cam.width) != color.shape[:2]:
             cam = cam.scaled(color.shape[1] / cam.width, color.shape[0] / cam.height)
-        return RGBDFrame(color=color, depth_mm=depth, camera=cam, stamp=time.time(), source_stamp=src_stamp)
+        return cam
+
+    def _read_bag(self) -> RGBDFrame:
+        bf = self._next_bag_frame()
+        src_stamp = bf.stamp_ns / 1e9
+        gap = None if self._prev_stamp is None or src_stamp < self._prev_stamp else src_stamp - self._prev_stamp
+        self._prev_stamp = src_stamp
+        self._pace(gap)
+        self._pos += 1
+        stamp = time.time() if self.stamps == "wall" else src_stamp + self._loop_offset
+        depth = bf.depth_mm if self.has_depth else None
+        return RGBDFrame(
+            color=bf.color,
+            depth_mm=depth,
+            camera=self._camera_for(bf.color, bf.camera),
+            stamp=stamp,
+            source_stamp=src_stamp,
+        )
 
 
 class RecordingWriter:
