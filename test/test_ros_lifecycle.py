@@ -37,7 +37,8 @@ end = time.monotonic() + 60
 while not arrays and time.monotonic() < end:
     spin(0.2)
 out["arrays_active"] = len(arrays)
-out["deactivate"] = call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE))).success
+deactivate = ChangeState.Request(transition=Transition(id=Transition.TRANSITION_DEACTIVATE))
+out["deactivate"] = call(change, deactivate).success
 spin(1.0); before = len(arrays); spin(3.0)
 out["arrays_inactive"] = len(arrays) - before
 out["cleanup"] = call(change, ChangeState.Request(transition=Transition(id=Transition.TRANSITION_CLEANUP))).success

@@ -55,7 +55,8 @@ while time.monotonic() < deadline and not (got["people"] >= 1 and got["tracked"]
                 data=pix.tobytes())
     dep = Image(header=hdr, height=h, width=w, encoding="16UC1", is_bigendian=0, step=w * 2, data=depth.tobytes())
     info = CameraInfo(header=hdr, height=h, width=w, distortion_model=model, d=d,
-                      k=[525.0, 0, 319.5, 0, 525.0, 239.5, 0, 0, 1], p=[525.0, 0, 319.5, 0, 0, 525.0, 239.5, 0, 0, 0, 1, 0],
+                      k=[525.0, 0, 319.5, 0, 525.0, 239.5, 0, 0, 1],
+                      p=[525.0, 0, 319.5, 0, 0, 525.0, 239.5, 0, 0, 0, 1, 0],
                       r=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0])
     pi.publish(info); pd.publish(dep); pc.publish(img)
     end = time.monotonic() + 0.2
@@ -65,7 +66,8 @@ print("RESULT " + json.dumps(got), flush=True)
 """
 
 REMAPS = {
-    "realsense": ["-r", "color/image_raw:=/camera/color/image_raw", "-r", "color/camera_info:=/camera/color/camera_info",
+    "realsense": ["-r", "color/image_raw:=/camera/color/image_raw",
+                  "-r", "color/camera_info:=/camera/color/camera_info",
                   "-r", "depth_registered/image_raw:=/camera/aligned_depth_to_color/image_raw"],
     "azure": ["-r", "color/image_raw:=/rgb/image_raw", "-r", "color/camera_info:=/rgb/camera_info",
               "-r", "depth_registered/image_raw:=/depth_to_rgb/image_raw", "-p", "qos:=reliable"],
