@@ -6,6 +6,7 @@ driver, and the RSS slope over the run (MiB/min after a warm-up), for `--seconds
 
     .venv/bin/python bench/bench_e2e.py --seconds 30
     .venv/bin/python bench/bench_e2e.py --minutes 10 --scenes one
+    .venv/bin/python bench/bench_e2e.py --seconds 20 --scenes video bag   # the same clip from a rosbag2 bag
 
 Prints a markdown table and writes JSON to out/bench/e2e.json. DDS stays on loopback.
 """
@@ -30,6 +31,7 @@ SCENES = {
     "one": ("messi5.jpg", 1),
     "three": ("three_people", 3),  # mosaic built below from real footage
     "video": ("sports2d_demo_640x480.mp4", 2),
+    "bag": ("sports2d_demo_640x480.mp4", 2),  # the same clip recorded into a rosbag2 MCAP bag first, played from it
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: Optional YAML with a 'pipeline' section for the inference node (``--pipeline-config``).
@@ -52,6 +54,12 @@ def build_scene(name: str, workdir: Path) -> Path:
         cv2.imwrite(str(out), img)
         return out
     src = FOOTAGE / file
+    if name == "bag":
+        out = workdir / "sports2d_bag"
+        if not out.exists():
+            subprocess.run([sys.executable, "-m", "pose3d_ros.cli", "record", "--source", "playback", "--path",
+                            str(src), "--output", str(out)], check=True)
+        return out
     if src.suffix.lower() in (".jpg", ".png"):
         img = cv2.resize(cv2.imread(str(src)), (640, 480), interpolation=cv2.INTER_AREA)
         out = workdir / f"{name}.png"
