@@ -1,6 +1,6 @@
 """Per-track recognition, debouncing and events (pose3d_ros.actions.recognizer)."""
 
-from dataclasses import dataclass
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -8,20 +8,21 @@ import pytest
 from pose3d_ros.actions.classifier import ActionClassifier, ModelFormatError
 from pose3d_ros.actions.recognizer import ActionRecognizer, Debouncer, RecognizerConfig
 from pose3d_ros.actions.synthetic import make_sequence
+from pose3d_ros.core.tracking import Track
 from pose3d_ros.data.deepmimic import load_mocap_clips, load_mocap_fps
 
 
-@dataclass
-class FakeTrack:  # the attributes ActionRecognizer reads from core.tracking.Track
-    id: int
-    pose: np.ndarray
-    misses: int = 0
+def real_track(tid: int, pose: np.ndarray, misses: int = 0) -> Track:
+    """A real :class:`Track` (what the recogniser gets from the tracker) with the given id and pose."""
+    pose = np.asarray(pose, dtype=np.float64)
+    return Track(id=tid, pose=pose, pixels=np.full((len(pose), 2), np.nan), conf=np.ones(len(pose)), misses=misses,
+                 raw_pose=pose)
 
 
 def _run(rec, seq, tid=1):
     events, labels = [], []
     for t, p in zip(seq.times, seq.poses, strict=True):
-        lab, ev = rec.update([FakeTrack(tid, p)], float(t))
+        lab, ev = rec.update([real_track(tid, p)], float(t))
         events += ev
         labels.append(lab[tid][0])
     return events, labels
@@ -65,7 +66,7 @@ def test_changing_ids_gaps_and_nan_joints_give_no_event_and_no_error(gestures_on
     for i, (t, p) in enumerate(zip(seq.times, seq.poses, strict=True)):
         if i % 7 == 6:
             continue  # dropped frame
-        tracks = [FakeTrack(1 + i // 5, p), FakeTrack(0, p), FakeTrack(99, np.full((16, 3), np.nan))]
+        tracks = [real_track(1 + i // 5, p), real_track(0, p), real_track(99, np.full((16, 3), np.nan))]
         labels, ev = gestures_only.update(tracks, float(t))
         events += ev
         assert 0 not in labels  # tentative tracks are not reported
@@ -78,7 +79,7 @@ def test_classifier_recognises_a_mocap_action():
     rec = ActionRecognizer({"gestures": False})
     events = []
     for i, p in enumerate(clip):
-        _, ev = rec.update([FakeTrack(5, p)], i / fps)
+        _, ev = rec.update([real_track(5, p)], i / fps)
         events += ev
     assert events and events[0].label == "crawl"
 

@@ -165,20 +165,32 @@ def test_anatomical_refinement_is_configurable_and_uses_depth(basketball):
 
 
 def test_tracking_keeps_ids_across_frames(basketball):
+    """Everyone moves 12 px right between the frames (a different image): each keeps its id, and follows."""
     img, cam = basketball
+    moved = np.ascontiguousarray(np.roll(img, 12, axis=1))
     with Pose3DPipeline({"tracking": True, "tracker": {"min_hits": 1}}) as p:
         first = p.process(Frame(img, None, cam, 0.0))
-        second = p.process(Frame(img, None, cam, 0.1))
+        second = p.process(Frame(moved, None, cam, 0.1))
     assert len(first.people) >= 2
     assert sorted(q.id for q in first.people) == sorted(q.id for q in second.people)
+    for a in first.people:
+        b = next(q for q in second.people if q.id == a.id)
+        seen = (a.confidence > 0.3) & (b.confidence > 0.3)
+        shift = np.median(b.pixels[seen, 0] - a.pixels[seen, 0])
+        assert 6 < shift < 18, (a.id, shift)  # the same person, moved with the image
 
 
-@pytest.mark.parametrize("n_stages", [0, 2])
-def test_stage_count_is_configurable(basketball, n_stages):
+def test_stage_count_is_configurable(basketball):
+    """0 and 2 fusion stages both give everyone; the stages change the 2D they refine (they ran)."""
     img, cam = basketball
-    with Pose3DPipeline({"tracking": False, "stages": {"n_stages": n_stages}}) as p:
-        res = p.process(Frame(img, None, cam, 0.0))
-    assert len(res.people) >= 2 and all(np.isfinite(q.joints).all() for q in res.people)
+    out = {}
+    for n_stages in (0, 2):
+        with Pose3DPipeline({"tracking": False, "stages": {"n_stages": n_stages}}) as p:
+            out[n_stages] = p.process(Frame(img, None, cam, 0.0)).people
+    assert len(out[0]) == len(out[2]) >= 2
+    assert all(np.isfinite(q.joints).all() for people in out.values() for q in people)
+    moved = max(float(np.nanmax(np.abs(a.pixels - b.pixels))) for a, b in zip(out[0], out[2], strict=True))
+    assert moved > 0.5  # pixels
 
 
 def test_roi_tracking_crops_yet_keeps_the_people(basketball):

@@ -122,9 +122,16 @@ class TestImageConversion:
         assert imgmsg_to_numpy(msg).tolist() == [[1000, 2000]]
 
     def test_bgr_to_rgb(self):
-        arr = np.zeros((1, 1, 3), np.uint8)
-        arr[0, 0] = (1, 2, 3)
-        assert imgmsg_to_numpy(numpy_to_imgmsg(arr, "bgr8"), "rgb8")[0, 0].tolist() == [3, 2, 1]
+        """The same bytes mean different colours under bgr8 and rgb8 (a test that an RGB-only path fails)."""
+        from sensor_msgs.msg import Image
+
+        raw = bytes([10, 20, 30])  # one pixel as it lies in the message
+        bgr = Image(height=1, width=1, encoding="bgr8", step=3, data=raw)
+        rgb = Image(height=1, width=1, encoding="rgb8", step=3, data=raw)
+        assert imgmsg_to_numpy(bgr, "rgb8")[0, 0].tolist() == [30, 20, 10]
+        assert imgmsg_to_numpy(rgb, "rgb8")[0, 0].tolist() == [10, 20, 30]
+        # like cv_bridge's cv2_to_imgmsg, writing labels the array's channel order, it does not reorder
+        assert bytes(numpy_to_imgmsg(np.array([[[10, 20, 30]]], np.uint8), "bgr8").data) == raw
 
     @pytest.mark.parametrize("mutate,match", [
         (lambda m: setattr(m, "encoding", "yuv422"), "unsupported image encoding 'yuv422'"),
