@@ -89,15 +89,15 @@ def run_scene(name: str, seconds: float, rate: float, env: dict, workdir: Path) 
     from pose3d_ros.ros.conversions import stamp_to_sec
 
     path = build_scene(name, workdir)
-    ns = ["-r", "__ns:=/camera"]
+    from pose3d_ros.commands.run_node import node_command
+
     logs = {n: open(workdir / f"{name}_{n}.log", "w") for n in ("driver", "node")}  # noqa: SIM115
+    node_params = {"process_mode": "always", "publish_debug_image": False,
+                   **({"pipeline_config": PIPELINE_CONFIG} if PIPELINE_CONFIG else {})}
     procs = {
-        "driver": subprocess.Popen([sys.executable, "-m", "pose3d_ros.ros.kinect_driver_node", "--ros-args", *ns,
-                                    "-p", "backend:=playback", "-p", f"path:={path}", "-p", f"rate:={rate}"],
+        "driver": subprocess.Popen(node_command("driver", params={"backend": "playback", "path": path, "rate": rate}),
                                    env=env, stdout=logs["driver"], stderr=subprocess.STDOUT),
-        "node": subprocess.Popen([sys.executable, "-m", "pose3d_ros.ros.pose3d_node", "--ros-args", *ns,
-                                  "-p", "process_mode:=always", "-p", "publish_debug_image:=false",
-                                  *(["-p", f"pipeline_config:={PIPELINE_CONFIG}"] if PIPELINE_CONFIG else [])],
+        "node": subprocess.Popen(node_command("node", params=node_params),
                                  env=env, stdout=logs["node"], stderr=subprocess.STDOUT),
     }
     node = rclpy.create_node(f"bench_{name}", namespace="camera")

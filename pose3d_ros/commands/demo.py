@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from .run_node import node_command
+
 DEMO_FOOTAGE = ("sports2d_demo_640x480.mp4", "vtest_640x480.mp4", "basketball1.png")
 
 
@@ -108,15 +110,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear script
     os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY", "ROS_DOMAIN_ID")})
     if "FASTDDS_DEFAULT_PROFILES_FILE" in env:
         os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
-    ns = ["-r", "__ns:=/camera"]
-    depth = "false" if args.no_depth else "true"
+    depth = not args.no_depth
     logs = {n: open(out / f"{n}.log", "w") for n in ("driver", "node")}  # noqa: SIM115 - closed below
     procs = {
-        "driver": [sys.executable, "-m", "pose3d_ros.ros.kinect_driver_node", "--ros-args", *ns,
-                   "-p", "backend:=playback", "-p", f"path:={footage}", "-p", f"rate:={float(args.rate)}",
-                   "-p", f"use_depth:={depth}"],
-        "node": [sys.executable, "-m", "pose3d_ros.ros.pose3d_node", "--ros-args", *ns,
-                 "-p", "process_mode:=always", "-p", f"use_depth:={depth}", "-p", "publish_debug_image:=true"],
+        "driver": node_command("driver", params={"backend": "playback", "path": footage, "rate": float(args.rate),
+                                                 "use_depth": depth}),
+        "node": node_command("node", params={"process_mode": "always", "use_depth": depth,
+                                             "publish_debug_image": True}),
     }
     # the inference node first: the driver's playback starts once the node listens, so the first frames count
     running = {"node": subprocess.Popen(procs["node"], env=env, stdout=logs["node"], stderr=subprocess.STDOUT)}
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear script
     from pose3d_ros.ros.imports import imgmsg_to_numpy
     from pose3d_ros.ros.recorder import Recorder
 
-    rclpy.init(args=["demo", "--ros-args", *ns])
+    rclpy.init(args=["demo", "--ros-args", "-r", "__ns:=/camera"])
     rec = Recorder(out / "skeletons.jsonl", 10)
     video: dict = {"writer": None, "frames": 0}
 

@@ -79,6 +79,21 @@ def ros_args_for(which: str, params: Path | None, namespace: str, sets: list[str
     return args + list(extra)
 
 
+def node_command(which: str, namespace: str = "camera", params: dict | None = None,
+                 params_file: Path | None = None) -> list[str]:
+    """The command line that starts node ``which`` ('driver' or 'node') in its own process: the one way the CLI,
+    the demo and the benchmarks start the nodes (the launch files are the ``ros2 launch`` equivalent)."""
+    args = [sys.executable, "-m", NODES[which][0], "--ros-args"]
+    if params_file is not None:
+        args += ["--params-file", str(params_file)]
+    if namespace:
+        args += ["-r", f"__ns:=/{namespace.strip('/')}"]
+    for k, v in (params or {}).items():
+        value = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        args += ["-p", f"{k}:={value}"]
+    return args
+
+
 def _check_params_file(path: Path) -> None:
     """A ROS parameter file must be YAML mapping node names to ``ros__parameters``; say so before ROS does."""
     import yaml
