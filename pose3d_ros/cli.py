@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("record", "record color + depth + camera info from a source into a rosbag2 bag (MCAP) or a directory"),
     "train-prior": ("train_prior", "fit the probabilistic 3D pose prior (mixture of PPCA) on 3D skeleton data"),
     "train-actions": ("train_actions", "train the action classifier on labelled skeleton sequences"),
-    "build-engine": ("build_engine", "build (and cache) a TensorRT engine from an ONNX model"),
+    "build-engine": ("build_engine", "build (and cache) the TensorRT engines the node loads, from its settings"),
     "driver": ("run_node", "start the kinect driver node (without `ros2 launch`)"),
     "node": ("run_node", "start the inference node (without `ros2 launch`)"),
     "launch": ("run_node", "start driver + inference node together (without `ros2 launch`)"),

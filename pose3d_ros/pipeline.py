@@ -30,6 +30,7 @@ from .core.tracking import Tracker
 from .models.blazepose import BlazePoseLandmarker, BlazePoseParams
 from .models.bottom_up import BottomUpFrontEnd, BottomUpParams
 from .models.cpm_stages import PriorStages, StageParams
+from .models.model_check import check_model_outputs
 from .models.movenet import MoveNetDetector
 from .models.openpose import DecoderParams, OpenPoseEstimator
 from .models.registry import ModelConfig, resolve_model, verify_checksum
@@ -206,7 +207,11 @@ class Pose3DPipeline:
     pose3d_ros.models.registry.ModelChecksumError
         The model file is missing or corrupt.
     pose3d_ros.models.registry.ModelConfigError
-        The model config is invalid or does not match the model.
+        The model config is invalid or does not match the model (one test inference on a zero image at start-up:
+        :func:`pose3d_ros.models.model_check.check_model_outputs`).
+    pose3d_ros.core.prior.PriorFileError
+        The prior file is unreadable or its parameters are unusable (zero weights, NaN, non-positive variances,
+        bone lengths or body size, another joint count).
     """
 
     def __init__(self, config: PipelineConfig | Mapping | None = None, backend=None,
@@ -247,28 +252,27 @@ class Pose3DPipeline:
         # 0.2 mm, for 2.4 ms (pipeline_config.py, ``stages``).
         stage_defaults = {"n_stages": 0} if self.model_config.top_down else {}
         self.stages = PriorStages(self.lifter, StageParams.from_dict({**stage_defaults, **config.stages}))
+        # One inference on a zero image per model: a model whose outputs do not match its config is refused here,
+        # not on every frame (models/model_check.py).
+        try:
+            check_model_outputs(self.model_config, self.backend)
+            if self.detector_backend is not None:
+                check_model_outputs(self.detector_config, self.detector_backend)
+        except Exception:
+            self.close()
+            raise
         self.tracker: Tracker | None = None
         self.recognizer = None
         self.reset()
 
     def _create_backend(self, model: ModelConfig):
         from .inference.factory import create_backend
+        from .inference.tensorrt_build import pipeline_input_sizes, profile_for
 
         path = verify_checksum(model)
-        profile = None
-        if model.family in ("openpose", "movenet"):
-            # Dynamic H, W: TensorRT needs an optimisation profile (min, opt, max) spanning stride-sized inputs
-            # (ROI crops) up to the largest full-frame input the pixel budget gives for common aspect ratios.
-            budget = max(self.config.input_pixels, self.config.detector_pixels)
-            side = int(np.ceil(np.sqrt(budget * 16 / 9) / 32) * 32)
-            h, w = self.config.input_size or (side, side)
-            opt_h, opt_w = self.config.input_size or (side * 3 // 4 // 32 * 32, side)
-            s = max(model.stride, 32)
-
-            def shape(hh: int, ww: int) -> tuple[int, int, int, int]:
-                return (1, 3, hh, ww) if model.input_format == "NCHW" else (1, hh, ww, 3)
-
-            profile = {model.input_name: (shape(s, s), shape(opt_h, opt_w), shape(h, w))}
+        # TensorRT optimisation profile = the input shapes this pipeline feeds the model (fixed crops, or frame-shaped
+        # inputs at its pixel budget); `pose3d-ros build-engine` computes the same, so the node finds its engine.
+        profile = profile_for(model, pipeline_input_sizes(self.config, model, detector=model is not self.model_config))
         return create_backend(path, device=BACKEND_DEVICES[self.config.backend], threads=int(self.config.threads),
                               fallback_to_cpu=self.config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
 
@@ -296,7 +300,8 @@ class Pose3DPipeline:
         else:
             self.tracker = Tracker(**self.config.tracker) if self.config.tracking else None
         self.clock = TimeJumpDetector()  # the one owner of what a step back in frame time means
-        self.previous = PreviousPoses()  # last frame's poses: a person keeps its side from frame to frame
+        # last frame's poses: a person keeps its side from frame to frame, and its own bones (near the prior's)
+        self.previous = PreviousPoses(mean_bones=self.lifter.prior.bone_lengths_)
         self.frontend.reset()
         self.recognizer = None
         if self.config.tracking and self.config.actions:

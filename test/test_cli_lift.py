@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from pose3d_ros.core.skeleton import JOINT_NAMES, get_layout
 from pose3d_ros.data.deepmimic import load_mocap_clips
 
 CAM = PinholeCamera.default(640, 480)
+REPO = Path(__file__).resolve().parents[1]
 COCO_FROM_POSE3D16 = {"left_shoulder": 4, "right_shoulder": 7, "left_elbow": 5, "right_elbow": 8, "left_wrist": 6,
                       "right_wrist": 9, "left_hip": 10, "right_hip": 13, "left_knee": 11, "right_knee": 14,
                       "left_ankle": 12, "right_ankle": 15}  # fmt: skip
@@ -85,18 +89,6 @@ def test_lift_openpose_directory_body25(tmp_path, scene):
     lines = _read(out)
     assert len(lines) == 2 and all(len(d["skeletons"]) == 1 for d in lines)
     assert all(np.isfinite(v).all() for d in lines for v in d["skeletons"][0]["joints"].values())
-
-
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"frame": 0, "people": [{"pixels": {"tail": [1, 2, 1]}}]}', "not in layout"),
-    ('{"frame": 0, "people": [{"pixels": {"nose": "x"}}]}', "needs"),
-    ("not json", "not a frame object"),
-])  # fmt: skip
-def test_lift_rejects_malformed_input_with_a_message(tmp_path, capsys, content, message):
-    src = tmp_path / "bad.jsonl"
-    src.write_text(content + "\n")
-    assert main(["lift", "--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
-    assert message in capsys.readouterr().err
 
 
 def test_lift_with_depth_marks_measured_joints(tmp_path, scene):
@@ -177,3 +169,180 @@ def test_train_prior_refuses_unknown_take_names(tmp_path, capsys):
     rc = main(["train-prior", "--mocap", "all", "--exclude-takes", "no_such_take", "--output", str(tmp_path / "p")])
     assert rc == 2
     assert "unknown takes ['no_such_take']" in capsys.readouterr().err
+
+
+# --- refusals and the output rule (issue 14 §1, §4) ------------------------------------------------------------
+
+GOOD_LINE = '{"frame": 0, "people": []}'
+
+
+def _one_line(err: str) -> str:
+    """The single stderr line of a refusal (no traceback, nothing else)."""
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ('{"people": 5}', "'people' must be a list of people, got int 5"),
+    ('{"people": "abc"}', "'people' must be a list of people, got str 'abc'"),
+    ('{"people": [1]}', 'people[0] must be an object {"pixels": {...}}, got int 1'),
+    ('{"people": [{"pixels": [[1, 2, 1]]}]}', "people[0].pixels must be an object"),
+    ('{"people": [{"pixels": 3}]}', "people[0].pixels must be an object"),
+    ('{"frame": 1e400}', "'frame' must be an integer >= 0, got inf"),
+    ('{"frame": 1.5}', "'frame' must be an integer >= 0, got 1.5"),
+    ('{"frame": true}', "'frame' must be an integer >= 0, got True"),
+    ('{"frame": -1}', "'frame' must be an integer >= 0, got -1"),
+    ('{"people": [{"pixels": {"nose": [1, "a", 1]}}]}', "joint 'nose' needs [u, v(, conf)] numbers, got [1, 'a', 1]"),
+    ('{"people": [{"pixels": {"nose": "x"}}]}', "joint 'nose' needs [u, v(, conf)] numbers"),
+    ('{"people": [{"pixels": {"tail": [1, 2, 1]}}]}', "joint 'tail' is not in layout 'coco17'"),
+    ("[1, 2]", "not a frame object: expected a JSON object, got list"),
+    ("not json", "not a frame object (invalid JSON"),
+])  # fmt: skip
+def test_lift_refuses_a_malformed_line_naming_file_and_line(tmp_path, capsys, content, problem):
+    src = tmp_path / "bad.jsonl"
+    src.write_text(GOOD_LINE + "\n\n" + content + "\n")  # the bad line is line 3
+    out = tmp_path / "o.jsonl"
+    assert main(["lift", "--input", str(src), "--output", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"pose3d-ros lift: {src}:3: ") and problem in line, line
+    assert not out.exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize(("doc", "problem"), [
+    ({"people": [7]}, "people[0] must be an object with pose_keypoints_2d, got int 7"),
+    ({"people": 3}, "'people' must be a list, got int 3"),
+    ({"people": [{"pose_keypoints_2d": [1, 2]}]}, "people[0].pose_keypoints_2d has 2 numbers; expected 54"),
+    ({"people": [{"pose_keypoints_2d": "abc"}]}, "people[0].pose_keypoints_2d must be a list of numbers"),
+    ({"people": [{"pose_keypoints_2d": ["a"] * 54}]}, "people[0].pose_keypoints_2d must be a list of numbers"),
+    ([1], "not an OpenPose JSON file: expected an object, got list"),
+])  # fmt: skip
+def test_lift_refuses_a_malformed_openpose_file_naming_it(tmp_path, capsys, doc, problem):
+    (tmp_path / "op").mkdir()
+    bad = tmp_path / "op" / "f001_keypoints.json"
+    (tmp_path / "op" / "f000_keypoints.json").write_text('{"people": []}')
+    bad.write_text(json.dumps(doc))
+    assert main(["lift", "--input", str(tmp_path / "op"), "--output", str(tmp_path / "o.jsonl")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"pose3d-ros lift: {bad}: ") and problem in line, line
+
+
+@pytest.mark.parametrize(("case", "problem"), [
+    ("missing_directory", "directory {tmp}/nodir does not exist"),
+    ("directory", "is a directory"),
+    ("the_input", "is also the input; it would be overwritten"),
+])  # fmt: skip
+def test_lift_refuses_an_output_it_cannot_write(tmp_path, capsys, case, problem):
+    src = tmp_path / "2d.jsonl"
+    src.write_text(GOOD_LINE + "\n")
+    out = {"missing_directory": tmp_path / "nodir" / "3d.jsonl", "directory": tmp_path, "the_input": src}[case]
+    assert main(["lift", "--input", str(src), "--output", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"pose3d-ros lift: {out}: {problem.replace('{tmp}', str(tmp_path))}"), line
+    assert src.read_text() == GOOD_LINE + "\n" and not (tmp_path / "nodir").exists()
+
+
+def test_lift_refuses_depth_of_another_size_than_the_camera(tmp_path, capsys, scene):
+    (tmp_path / "depth").mkdir()
+    np.save(tmp_path / "depth" / "000.npy", np.full((240, 320), 3.0, np.float32))
+    src = tmp_path / "2d.jsonl"
+    src.write_text(json.dumps({"frame": 0, "people": _coco_people(scene)}) + "\n")
+    out = tmp_path / "3d.jsonl"
+    assert main(["lift", "--input", str(src), "--depth", str(tmp_path / "depth"), "--output", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line == (f"pose3d-ros lift: {tmp_path / 'depth' / '000.npy'}: depth is 320x240 but the camera is 640x480 "
+                    "(depth must be registered to the colour image)")
+    assert not out.exists()
+
+
+def test_lift_refuses_fewer_depth_images_than_frames(tmp_path, capsys):
+    (tmp_path / "depth").mkdir()
+    np.save(tmp_path / "depth" / "000.npy", np.full((480, 640), 3.0, np.float32))
+    src = tmp_path / "2d.jsonl"
+    src.write_text(GOOD_LINE + "\n" + GOOD_LINE.replace("0", "1") + "\n")
+    assert main(["lift", "--input", str(src), "--depth", str(tmp_path / "depth"), "--output",
+                 str(tmp_path / "o.jsonl")]) == 2  # fmt: skip
+    line = _one_line(capsys.readouterr().err)
+    assert line == f"pose3d-ros lift: {tmp_path / 'depth'}: 1 depth images for 2 frames of {src}"
+
+
+@pytest.mark.parametrize(("option", "value", "problem"), [
+    ("--width", "0", "must be >= 1"),
+    ("--height", "-480", "must be >= 1"),
+    ("--min-confidence", "nan", "must be in [0, 1]"),
+])  # fmt: skip
+def test_lift_option_values_are_refused_by_argparse(tmp_path, capsys, option, value, problem):
+    src = tmp_path / "2d.jsonl"
+    src.write_text(GOOD_LINE + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lift", "--input", str(src), "--output", str(tmp_path / "o.jsonl"), option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"argument {option}: {problem}" in err, err
+
+
+def _strict(path) -> list[dict]:
+    """The JSONL lines, refusing NaN / Infinity (not JSON)."""
+    def refuse(token):
+        raise AssertionError(f"{token} in the output")
+
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+def test_lift_writes_only_finite_joints_in_front_of_the_camera(tmp_path, scene):
+    """Degenerate and absurd 2D (all joints on one pixel, scattered over +-1e6 px, NaN) lift to nothing usable: the
+    frames are still written, with no skeleton that is non-finite, behind the camera or absurdly far."""
+    rng = np.random.default_rng(0)
+    names = get_layout("coco17").names
+
+    def person(pix: np.ndarray) -> dict:
+        return {"pixels": {n: [float(pix[j, 0]), float(pix[j, 1]), 0.9] for j, n in enumerate(names)}}
+
+    frames = [
+        [person(np.full((17, 2), 320.0) + rng.normal(0, 1e-9, (17, 2)))],
+        [person(rng.uniform(-1e6, 1e6, (17, 2))) for _ in range(4)],
+        [person(rng.uniform(-1e300, 1e300, (17, 2)))],
+        _coco_people(scene),
+    ]
+    src = tmp_path / "2d.jsonl"
+    src.write_text("".join(json.dumps({"frame": i, "people": p}) + "\n" for i, p in enumerate(frames)))
+    src.write_text(src.read_text() + '{"frame": 4, "people": [{"pixels": {"nose": [NaN, 1, 1]}}]}\n')
+    out = tmp_path / "3d.jsonl"
+    assert main(["lift", "--input", str(src), "--output", str(out)]) == 0
+    docs = _strict(out)
+    assert [d["frame"] for d in docs] == [0, 1, 2, 3, 4]
+    assert len(docs[3]["skeletons"]) == 2  # the real people still come through
+    for d in docs:
+        for skel in d["skeletons"]:
+            pose = np.array([skel["joints"][n] for n in JOINT_NAMES])
+            assert np.isfinite(pose).all() and (pose[:, 2] > 0).all() and (pose[:, 2] < 1000).all(), d["frame"]
+    assert sum(d.get("dropped", 0) for d in docs) >= 1  # the lifter does output such poses; the command drops them
+
+
+def test_lift_writes_a_record_for_a_frame_whose_depth_is_unreadable(tmp_path, capsys, scene):
+    from pose3d_ros.core.depth import simulate_kinect_depth
+
+    depth = simulate_kinect_depth(scene, CAM, np.random.default_rng(0), noise=False, hole_fraction=0.0)
+    (tmp_path / "depth").mkdir()
+    np.save(tmp_path / "depth" / "000.npy", depth.astype(np.float32))
+    (tmp_path / "depth" / "001.png").write_bytes(b"\x89PNG not really")
+    src = tmp_path / "2d.jsonl"
+    people = _coco_people(scene)
+    src.write_text(json.dumps({"frame": 0, "people": people}) + "\n" + json.dumps({"frame": 1, "people": people}))
+    out = tmp_path / "3d.jsonl"
+    assert main(["lift", "--input", str(src), "--depth", str(tmp_path / "depth"), "--output", str(out)]) == 0
+    docs = _strict(out)
+    assert len(docs[0]["skeletons"]) == 2 and "error" not in docs[0]
+    assert docs[1]["skeletons"] == [] and docs[1]["error"].startswith(f"{tmp_path / 'depth' / '001.png'}: unreadable")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"warning: frame 1: {tmp_path / 'depth' / '001.png'}: unreadable" in err
+
+
+def test_lift_refusal_from_a_shell_has_no_traceback(tmp_path):
+    src = tmp_path / "2d.jsonl"
+    src.write_text('{"people": [{"pixels": [[1, 2, 1]]}]}\n')
+    proc = subprocess.run([sys.executable, "-m", "pose3d_ros.cli", "lift", "--input", str(src), "--output",
+                           str(tmp_path / "o.jsonl")], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().startswith(f"pose3d-ros lift: {src}:1: people[0].pixels must be an object")

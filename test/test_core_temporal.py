@@ -68,3 +68,38 @@ def test_bone_estimates_follow_depth_measured_poses_of_the_same_person():
     prev.remember(pa[None], qa[None], np.zeros((1, 16), bool))  # unmeasured: the estimate is kept
     prev.match(pa[None])
     np.testing.assert_allclose(prev.bones()[0], 1.1 * bone_lengths(qa))
+
+
+def test_bone_estimates_stay_human_when_the_measured_poses_keep_growing():
+    """A lift that used the estimate measures it again: a growing error must not feed itself without bound."""
+    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.temporal import BODY_RANGE, BONE_RANGE
+
+    pa, qa = _person(100, 2)
+    mean = bone_lengths(qa)
+    prev = PreviousPoses(bone_rate=0.5, mean_bones=mean)
+    pose = qa
+    for _ in range(40):
+        prev.match(pa[None])
+        prev.remember(pa[None], pose[None], np.ones((1, 16), bool))
+        pose = pose[0] + 1.15 * (pose - pose[0])  # each frame's pose 15 % bigger than the last
+    prev.match(pa[None])
+    bones = prev.bones()[0]
+    assert (bones <= BONE_RANGE[1] * mean + 1e-9).all()
+    assert bones.sum() <= BODY_RANGE[1] * mean.sum() + 1e-9
+
+
+def test_only_bones_measured_at_both_ends_update_the_estimate():
+    from pose3d_ros.core.prior import bone_lengths
+
+    pa, qa = _person(100, 3)
+    prev = PreviousPoses(bone_rate=1.0)
+    prev.remember(pa[None], qa[None], np.ones((1, 16), bool))
+    measured = np.ones((1, 16), bool)
+    measured[0, 15] = False  # the right ankle has no depth: the right shin (bone 14) keeps its estimate
+    prev.match(pa[None])
+    prev.remember(pa[None], (qa[0] + 1.3 * (qa - qa[0]))[None], measured)
+    prev.match(pa[None])
+    bones = prev.bones()[0]
+    np.testing.assert_allclose(bones[14], bone_lengths(qa)[14])
+    np.testing.assert_allclose(bones[:14], 1.3 * bone_lengths(qa)[:14])

@@ -217,7 +217,7 @@ def test_factory_cpu_runs_the_model(model_path: Path) -> None:
 
 def _has_gpu_stack() -> bool:
     try:
-        from pose3d_ros.inference.tensorrt_backend import import_tensorrt
+        from pose3d_ros.inference.cuda_status import import_tensorrt
 
         import_tensorrt()
     except BackendUnavailable:

@@ -1,30 +1,24 @@
-"""TensorRT side of the backends: engine cache, CUDA status checker, profiles and the build-engine command run
-everywhere; building and running real engines is marked ``gpu`` and skipped without TensorRT 10 + pycuda + GPU."""
+"""TensorRT side of the backends that runs without a GPU: engine cache and key, profile requests, and the
+build-engine command (its plan, and its refusal without TensorRT). The pipeline's profile and key are in
+test_inference_tensorrt_profiles.py, the CUDA checker in test_inference_cuda_status.py, real engines (``gpu``) in
+test_inference_tensorrt_gpu.py."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 
 from pose3d_ros.cli import main as cli_main
-from pose3d_ros.inference import CudaError, EngineBuildError, EngineCache, EngineKey, ModelLoadError, file_sha256
+from pose3d_ros.commands.build_engine import parse_profile_spec
+from pose3d_ros.inference import EngineBuildError, EngineCache, EngineKey, file_sha256
+from pose3d_ros.inference.cuda_status import import_tensorrt
 from pose3d_ros.inference.engine_cache import default_cache_dir
 from pose3d_ros.inference.errors import BackendUnavailable
-from pose3d_ros.inference.tensorrt_backend import (
-    _resolve_profile,
-    check_cuda_status,
-    cuda_call,
-    import_tensorrt,
-    normalize_profile,
-    parse_profile_spec,
-)
+from pose3d_ros.inference.tensorrt_build import normalize_profile, profile_text, resolve_input_profile
 
 SHA_A = hashlib.sha256(b"model a").hexdigest()
 SHA_B = hashlib.sha256(b"model b").hexdigest()
@@ -159,57 +153,6 @@ def test_empty_engine_is_refused(tmp_path: Path) -> None:
         EngineCache(tmp_path).store(_key(), "net", b"")
 
 
-# ------------------------------------------------------------------------------------------- CUDA checker
-class CUresult(enum.IntEnum):  # same type names and values as cuda-python's enums
-    CUDA_SUCCESS = 0
-    CUDA_ERROR_OUT_OF_MEMORY = 2
-
-
-class cudaError_t(enum.IntEnum):  # noqa: N801 - cuda-python's spelling
-    cudaSuccess = 0
-    cudaErrorInvalidValue = 1
-
-
-def test_successful_driver_status_does_not_raise() -> None:
-    # NVIDIA's sample raises "Unknown error type" here (its second `if` should be `elif`).
-    assert check_cuda_status(CUresult.CUDA_SUCCESS) is None
-    assert check_cuda_status((CUresult.CUDA_SUCCESS, 1234)) == 1234
-    assert check_cuda_status((cudaError_t.cudaSuccess, 1, 2)) == (1, 2)
-
-
-@pytest.mark.parametrize(
-    ("status", "label"),
-    [(CUresult.CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY"), (cudaError_t.cudaErrorInvalidValue,
-                                                                        "cudaErrorInvalidValue")],
-)
-def test_failing_status_raises_cuda_error_naming_call_and_status(status: enum.IntEnum, label: str) -> None:
-    with pytest.raises(CudaError, match=f"cudaMalloc failed: .*{label}"):
-        cuda_call(lambda: (status, 0), what="cudaMalloc")
-
-
-def test_plain_results_pass_through() -> None:
-    assert cuda_call(lambda a, b: a + b, 2, 3) == 5
-    assert check_cuda_status((1, 2)) == (1, 2)  # a tuple without a status is a value
-
-
-def test_pycuda_exceptions_become_cuda_errors() -> None:
-    class LogicError(Exception):
-        pass
-
-    LogicError.__module__ = "pycuda._driver"  # where pycuda defines its exceptions
-
-    def fails() -> None:
-        raise LogicError("cuMemAlloc failed: out of memory")
-
-    with pytest.raises(CudaError, match="mem_alloc failed: LogicError: cuMemAlloc failed: out of memory"):
-        cuda_call(fails, what="mem_alloc")
-
-
-def test_our_own_bugs_are_not_relabelled_as_cuda_errors() -> None:
-    with pytest.raises(TypeError):
-        cuda_call(lambda: None + 1)
-
-
 # ------------------------------------------------------------------------------------------- profiles
 def test_profile_spec_parsing() -> None:
     prof = parse_profile_spec("image:1x3x256x256:1x3x368x368:4x3x656x656, mask:1x1")
@@ -244,15 +187,32 @@ def test_profile_normalisation() -> None:
         normalize_profile({"image": ((1, 3, 9, 9), (1, 3, 8, 8), (1, 3, 9, 9))})
 
 
+def test_profile_text_is_canonical() -> None:
+    one = profile_text({"image": (1, 3, 192, 256)}, 1)
+    assert one == profile_text({"image": [(1, 3, 192, 256)] * 3}, 1)  # one shape == min = opt = max
+    assert one != profile_text({"image": (1, 3, 192, 256)}, 2) and profile_text(None, 1) != one
+
+
 def test_profile_resolution() -> None:
-    assert _resolve_profile("x", (1, 3, 8, 8), None, 4) is None  # static: no profile
-    assert _resolve_profile("x", (-1, 3, 8, 8), None, 4) == ((1, 3, 8, 8), (1, 3, 8, 8), (4, 3, 8, 8))
+    assert resolve_input_profile("x", (1, 3, 8, 8), None, 4) is None  # static: no profile
+    assert resolve_input_profile("x", (-1, 3, 8, 8), None, 4) == ((1, 3, 8, 8), (1, 3, 8, 8), (4, 3, 8, 8))
     given = {"x": ((1, 3, 8, 8), (1, 3, 16, 16), (2, 3, 32, 32))}
-    assert _resolve_profile("x", (-1, 3, -1, -1), given, 1) == given["x"]
+    assert resolve_input_profile("x", (-1, 3, -1, -1), given, 1) == given["x"]
     with pytest.raises(EngineBuildError, match="dynamic dimensions .* beyond the batch"):
-        _resolve_profile("x", (1, 3, -1, -1), None, 1)
+        resolve_input_profile("x", (1, 3, -1, -1), None, 1)
     with pytest.raises(EngineBuildError, match="does not fit the model's shape"):
-        _resolve_profile("x", (-1, 3, 8, 8), {"x": ((1, 1, 8, 8),) * 3}, 1)
+        resolve_input_profile("x", (-1, 3, 8, 8), {"x": ((1, 1, 8, 8),) * 3}, 1)
+    with pytest.raises(EngineBuildError, match="has rank 3"):
+        resolve_input_profile("x", (-1, 3, 8, 8), {"x": ((1, 3, 8),) * 3}, 1)
+
+
+def test_a_static_input_needs_only_to_lie_inside_the_profile() -> None:
+    # A fixed-size MoveNet gets the pipeline's frame-shaped profile: it is fed its one shape, so that is fine ...
+    frames = {"image": ((1, 32, 32, 3), (1, 352, 448, 3), (1, 800, 800, 3))}
+    assert resolve_input_profile("image", (1, 256, 256, 3), frames, 1) is None
+    # ... but a profile that never contains the model's shape means the pipeline would feed another one.
+    with pytest.raises(EngineBuildError, match="does not contain the model's fixed shape"):
+        resolve_input_profile("image", (1, 256, 256, 3), {"image": (1, 192, 192, 3)}, 1)
 
 
 # ------------------------------------------------------------------------------------------- availability / CLI
@@ -273,7 +233,7 @@ def test_unavailable_message_is_one_clear_line() -> None:
     assert GPU_REASON.startswith("TensorRT backend unavailable: ") and "device='cpu'" in GPU_REASON
 
 
-def _tiny_model(path: Path, batch: int | str = "batch") -> Path:
+def tiny_model(path: Path, batch: int | str = "batch") -> Path:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -291,14 +251,14 @@ def _tiny_model(path: Path, batch: int | str = "batch") -> Path:
     return path
 
 
-def _tiny_expected(x: np.ndarray) -> np.ndarray:
+def tiny_expected(x: np.ndarray) -> np.ndarray:
     w = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
     return np.maximum(x @ w, 0.0)
 
 
 @pytest.mark.skipif(GPU_REASON is None, reason="TensorRT + GPU present")
 def test_build_engine_command_reports_unavailable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = _tiny_model(tmp_path / "tiny.onnx")
+    model = tiny_model(tmp_path / "tiny.onnx")
     assert cli_main(["build-engine", "--model", str(model), "--cache-dir", str(tmp_path / "c")]) == 1
     assert "TensorRT backend unavailable" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
@@ -306,74 +266,39 @@ def test_build_engine_command_reports_unavailable(tmp_path: Path, capsys: pytest
 
 def test_build_engine_command_rejects_missing_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["build-engine", "--model", str(tmp_path / "none.onnx")]) == 1
+    assert f"model file {tmp_path / 'none.onnx'} for 'none' is missing" in capsys.readouterr().err
+    assert cli_main(["build-engine", "--model", str(tmp_path / "none.onnx"), "--profile", "x:1x4"]) == 1
     assert "model file not found" in capsys.readouterr().err
 
 
 def test_build_engine_command_rejects_bad_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = _tiny_model(tmp_path / "tiny.onnx")
+    model = tiny_model(tmp_path / "tiny.onnx")
     assert cli_main(["build-engine", "--model", str(model), "--profile", "x:2x4:1x4"]) == 1
     assert "NAME:SHAPE or NAME:MIN:OPT:MAX" in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------------------------------- real GPU
-gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"needs TensorRT 10 + pycuda + an NVIDIA GPU: {GPU_REASON}")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-batch", "4"], "--max-batch applies to --profile engines"),
+        (["--profile", "x:1x4"], "--profile needs --model"),
+        (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+        (["--model", "blazepose_full", "--detector", "blazepose_lite"], "detector must be a bottom-up model"),
+    ],
+)
+def test_build_engine_command_refuses_bad_arguments(argv: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["build-engine", *argv]) == 1
+    assert message in capsys.readouterr().err
 
 
-@pytest.mark.gpu
-@gpu
-@pytest.mark.parametrize("fp16", [False, True])
-def test_tensorrt_matches_numpy_and_caches(tmp_path: Path, fp16: bool) -> None:
-    from pose3d_ros.inference.tensorrt_backend import TensorRTBackend
-
-    model = _tiny_model(tmp_path / "tiny.onnx")
-    x = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
-    with TensorRTBackend(model, fp16=fp16, engine_cache_dir=tmp_path, max_batch=4) as b:
-        assert b.input_names == ["x"] and b.output_names == ["y"]
-        first = b.run({"x": x})["y"]
-        one = b.run({"x": x[:1]})["y"]  # smaller batch inside the profile reuses the buffers
-        engine = b.engine_path
-    tol = 2e-2 if fp16 else 1e-4
-    assert_allclose(first, _tiny_expected(x), rtol=tol, atol=tol)
-    assert_allclose(one, _tiny_expected(x[:1]), rtol=tol, atol=tol)
-    stamp = engine.stat().st_mtime_ns
-    with TensorRTBackend(model, fp16=fp16, engine_cache_dir=tmp_path, max_batch=4) as again:
-        assert again.engine_path == engine
-    assert engine.stat().st_mtime_ns == stamp  # second start is a cache hit
-
-
-@pytest.mark.gpu
-@gpu
-def test_tensorrt_rebuilds_a_corrupt_engine(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from pose3d_ros.inference.tensorrt_backend import TensorRTBackend
-
-    model = _tiny_model(tmp_path / "tiny.onnx", batch=2)
-    with TensorRTBackend(model, engine_cache_dir=tmp_path) as b:
-        engine = b.engine_path
-    engine.write_bytes(engine.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING), TensorRTBackend(model, engine_cache_dir=tmp_path) as b:
-        x = np.ones((2, 4), np.float32)
-        assert_allclose(b.run({"x": x})["y"], _tiny_expected(x), rtol=1e-4, atol=1e-4)
-    assert "rebuilding TensorRT engine" in caplog.text
-
-
-@pytest.mark.gpu
-@gpu
-def test_tensorrt_rejects_shapes_outside_the_profile(tmp_path: Path) -> None:
-    from pose3d_ros.inference import InputValidationError
-    from pose3d_ros.inference.tensorrt_backend import TensorRTBackend
-
-    model = _tiny_model(tmp_path / "tiny.onnx")
-    with TensorRTBackend(model, engine_cache_dir=tmp_path, max_batch=2) as b:
-        with pytest.raises(InputValidationError, match="outside the engine's profile"):
-            b.run({"x": np.zeros((3, 4), np.float32)})
-
-
-@pytest.mark.gpu
-@gpu
-def test_tensorrt_rejects_corrupt_onnx(tmp_path: Path) -> None:
-    from pose3d_ros.inference.tensorrt_backend import TensorRTBackend
-
-    bad = tmp_path / "bad.onnx"
-    bad.write_bytes(b"\x00garbage" * 50)
-    with pytest.raises(ModelLoadError, match="bad.onnx"):
-        TensorRTBackend(bad, engine_cache_dir=tmp_path)
+def test_build_engine_dry_run_lists_the_node_engines_without_tensorrt(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["build-engine", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # The node's default pipeline: the BlazePose landmarker on fixed 256 x 256 crops + the MoveNet detector on
+    # frame-shaped inputs (160000 px budget: 352 x 448 for 640 x 480, up to 800 for a 4:1 frame).
+    assert lines[0].startswith("blazepose_full (") and lines[0].endswith(
+        "image min 1x256x256x3 opt 1x256x256x3 max 1x256x256x3")
+    assert lines[1].startswith("movenet_multipose_lightning (") and lines[1].endswith(
+        "image min 1x32x32x3 opt 1x352x448x3 max 1x800x800x3")
+    assert len(lines) == 2

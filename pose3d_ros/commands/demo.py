@@ -121,32 +121,37 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - a linear script
     # the inference node first: the driver's playback starts once the node listens, so the first frames count
     running = {"node": subprocess.Popen(procs["node"], env=env, stdout=logs["node"], stderr=subprocess.STDOUT)}
 
-    import cv2
-    import rclpy
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
+    try:  # whatever fails while setting up, the started node must not outlive the demo
+        import cv2
+        import rclpy
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
 
-    from pose3d_ros.ros.imports import imgmsg_to_numpy
-    from pose3d_ros.ros.recorder import Recorder
+        from pose3d_ros.ros.imports import imgmsg_to_numpy
+        from pose3d_ros.ros.recorder import Recorder
 
-    rclpy.init(args=["demo", "--ros-args", "-r", "__ns:=/camera"])
-    rec = Recorder(out / "skeletons.jsonl", 10)
-    video: dict = {"writer": None, "frames": 0}
+        rclpy.init(args=["demo", "--ros-args", "-r", "__ns:=/camera"])
+        rec = Recorder(out / "skeletons.jsonl", 10)
+        video: dict = {"writer": None, "frames": 0}
 
-    def on_debug(msg: Image) -> None:
-        img = cv2.cvtColor(imgmsg_to_numpy(msg), cv2.COLOR_RGB2BGR)
-        if video["writer"] is None:
-            video["writer"] = cv2.VideoWriter(str(out / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0,
-                                              (img.shape[1], img.shape[0]))
-        video["writer"].write(img)
-        video["frames"] += 1
+        def on_debug(msg: Image) -> None:
+            img = cv2.cvtColor(imgmsg_to_numpy(msg), cv2.COLOR_RGB2BGR)
+            if video["writer"] is None:
+                video["writer"] = cv2.VideoWriter(str(out / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0,
+                                                  (img.shape[1], img.shape[0]))
+            video["writer"].write(img)
+            video["frames"] += 1
 
-    rec.create_subscription(Image, "debug/image", on_debug, qos_profile_sensor_data)
-    t_wait = time.monotonic()
-    while (rec.count_subscribers("color/image_raw") == 0 and running["node"].poll() is None
-           and time.monotonic() - t_wait < args.timeout):
-        rclpy.spin_once(rec, timeout_sec=0.1)
-    running["driver"] = subprocess.Popen(procs["driver"], env=env, stdout=logs["driver"], stderr=subprocess.STDOUT)
+        rec.create_subscription(Image, "debug/image", on_debug, qos_profile_sensor_data)
+        t_wait = time.monotonic()
+        while (rec.count_subscribers("color/image_raw") == 0 and running["node"].poll() is None
+               and time.monotonic() - t_wait < args.timeout):
+            rclpy.spin_once(rec, timeout_sec=0.1)
+        running["driver"] = subprocess.Popen(procs["driver"], env=env, stdout=logs["driver"], stderr=subprocess.STDOUT)
+    except BaseException:
+        for p in running.values():
+            p.kill()
+        raise
     print(f"demo: footage {footage}\ndemo: driver pid {running['driver'].pid}, inference node pid "
           f"{running['node'].pid} (logs in {out})", flush=True)
     t0 = time.monotonic()

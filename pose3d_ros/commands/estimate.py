@@ -1,11 +1,11 @@
 """``pose3d-ros estimate``: images / a directory of images / a video / an RGB-D recording -> 3D skeletons as JSON
 lines (+ rendering).
 
-One JSON object per frame::
+One JSON object per input frame, in order::
 
-    {"frame": i, "stamp": t, "skeletons": [{"id": n, "confidence": c, "action": "", "action_confidence": 0.0,
-      "joints": {"<joint_name>": [x, y, z], ...}, "pixels": {"<joint_name>": [u, v, conf], ...},
-      "measured": {"<joint_name>": true|false, ...}}]}
+    {"frame": i, "stamp": t, "source": "<file>[#i]", "skeletons": [{"id": n, "confidence": c, "action": "",
+      "action_confidence": 0.0, "joints": {"<joint_name>": [x, y, z], ...},
+      "pixels": {"<joint_name>": [u, v, conf], ...}, "measured": {"<joint_name>": true|false, ...}}]}
 
 ``joints`` are metres in the camera optical frame (x right, y down, z forward), joint names and order as in
 ``msg/Skeleton3D.msg`` (pose3d16). Without ``--camera-info`` the intrinsics are
@@ -22,6 +22,18 @@ A rosbag2 bag (a directory with ``metadata.yaml`` or a ``.mcap`` file; ours from
 
 ``--render out.mp4`` (or a directory, one PNG per frame) draws the 2D overlay next to a 3D plot of the skeletons.
 
+Output rule: every written joint is finite and in front of the camera (``z > 0``), never NaN or absurd (see
+:mod:`pose3d_ros.commands._offline`); a skeleton that breaks it is left out and counted in ``"dropped"``. A frame
+that fails still gets its line, ``{"frame": i, "stamp": t, "source": ..., "skeletons": [], "error": "..."}``, and a
+warning on stderr: an unreadable image of a directory is skipped that way (the run goes on), as is a frame the
+pipeline refuses or an unreadable depth image.
+
+Refusals: a missing or unreadable input, ``--config`` that is not valid YAML or whose ``pipeline`` section is not
+a mapping of known settings, a camera info or ``--depth`` image of another size than the frames, too few depth
+images, or an ``--output`` that is a directory (its missing parent directories are made) print one line
+``pose3d-ros estimate: <file>: <problem>`` on stderr and exit with status 2, as does a run in which no frame could
+be processed. argparse refuses ``--fps`` <= 0 and negative ``--max-frames`` (status 2).
+
 Example (real footage shipped with the package)::
 
     pose3d-ros estimate --input pose3d_ros/resources/footage/vtest_640x480.mp4 --output out/vtest.jsonl \\
@@ -34,17 +46,45 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pose3d_ros.commands._estimate_io import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    InputFrame,
+    Renderer,
+    is_sequence,
+    iter_frames,
+)
+from pose3d_ros.commands._offline import (
+    JOINT_DECIMALS,
+    CommandError,
+    Warnings,
+    check_depth_size,
+    check_output,
+    depth_files,
+    describe,
+    fail,
+    non_negative_int,
+    number,
+    open_output,
+    pose_problem,
+    positive_float,
+    positive_int,
+    read_depth,
+)
+
 if TYPE_CHECKING:
     from pose3d_ros.core.camera import PinholeCamera
+    from pose3d_ros.pipeline import PersonResult
+    from pose3d_ros.pipeline_config import PipelineConfig
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "add_arguments", "run", "skeleton_json"]
+
+COMMAND = "estimate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=positive_int,
         nargs=2,
         metavar=("H", "W"),
         default=None,
@@ -75,14 +115,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--input-pixels",
-        type=int,
+        type=positive_int,
         default=None,
         help="pixel budget of the bottom-up network input (its shape follows the frame)",
     )
-    parser.add_argument("--stages", type=int, default=None, help="number of 3D-prior refinement stages")
+    parser.add_argument("--stages", type=non_negative_int, default=None, help="number of 3D-prior refinement stages")
     parser.add_argument("--backend", default="onnxruntime", help="onnxruntime | cuda | tensorrt")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the CNN")
-    parser.add_argument("--fps", type=float, default=10.0, help="frame rate for stamps of image sequences")
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads for the CNN")
+    parser.add_argument("--fps", type=positive_float, default=10.0, help="frame rate for stamps of image sequences")
     parser.add_argument(
         "--tracking",
         choices=("auto", "on", "off"),
@@ -95,96 +135,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with tracking, run the CNN on the region around tracked people (faster, the live "
         "node's default; offline default: full frames, which finds new/small people sooner)",
     )
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    parser.add_argument("--max-frames", type=non_negative_int, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument("--config", type=Path, default=None, help="YAML with a 'pipeline' section")
     parser.add_argument("--color-topic", default=None, help="bag input: colour image topic (default: chosen by name)")
     parser.add_argument("--depth-topic", default=None, help="bag input: registered depth topic")
     parser.add_argument("--info-topic", default=None, help="bag input: colour camera_info topic")
 
 
-#: one input frame: index, stamp (s), RGB, name, depth in metres (recordings) or None, camera (recordings) or None
-FrameItem = tuple[int, float, np.ndarray, str, "np.ndarray | None", "PinholeCamera | None"]
-
-
-def _is_recording(path: Path) -> bool:
-    """A rosbag2 bag or a ``record --format dir`` directory (colour + depth + camera), read through sources/."""
-    from pose3d_ros.bags import is_bag_path
-
-    return is_bag_path(path) or (path.is_dir() and (path / "color").is_dir() and (path / "stamps.txt").is_file())
-
-
-def _iter_recording(path: Path, topics: dict) -> Iterator[FrameItem]:
-    """Frames of a bag / recording directory with their depth and camera; raises SourceError when unreadable."""
-    from pose3d_ros.sources import EndOfStream
-    from pose3d_ros.sources.playback import PlaybackSource
-
-    with PlaybackSource(path, rate=0, loop=False, stamps="recorded", **topics) as src:
-        while True:
-            try:
-                f = src.get_frame()
-            except EndOfStream:
-                return
-            yield f.index, f.stamp, f.color, f"{path.name}#{f.index}", f.depth_m, f.camera
-
-
-def _iter_frames(path: Path, fps: float, topics: dict | None = None) -> Iterator[FrameItem]:
-    """Yield :data:`FrameItem`; raises ValueError (SourceError for recordings) for unusable inputs."""
-    import cv2
-
-    if _is_recording(path):
-        yield from _iter_recording(path, topics or {})
-    elif path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)})")
-        for i, f in enumerate(files):
-            bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"{f}: unreadable image")
-            yield i, i / fps, np.ascontiguousarray(bgr[..., ::-1]), f.name, None, None
-    elif path.suffix.lower() in IMAGE_SUFFIXES:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{path}: unreadable image")
-        yield 0, 0.0, np.ascontiguousarray(bgr[..., ::-1]), path.name, None, None
-    elif path.suffix.lower() in VIDEO_SUFFIXES:
-        cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise ValueError(f"{path}: cannot open video")
-        rate = cap.get(cv2.CAP_PROP_FPS) or fps
-        rate = rate if np.isfinite(rate) and rate > 0 else fps
-        i = 0
-        try:
-            while True:
-                ok, bgr = cap.read()
-                if not ok:
-                    break
-                yield i, i / rate, np.ascontiguousarray(bgr[..., ::-1]), f"{path.name}#{i}", None, None
-                i += 1
-        finally:
-            cap.release()
-        if i == 0:
-            raise ValueError(f"{path}: no frames could be decoded")
-    else:
-        raise ValueError(
-            f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), a video "
-            f"({', '.join(VIDEO_SUFFIXES)}), a bag (.mcap or a directory) or a directory"
-        )
-
-
-def skeleton_json(person) -> dict:
-    """One ``PersonResult`` as the JSONL skeleton object (finite numbers only)."""
+def skeleton_json(person: PersonResult) -> dict:
+    """One ``PersonResult`` as the JSONL skeleton object (finite numbers only: check the joints with
+    :func:`~pose3d_ros.commands._offline.pose_problem` first)."""
     from pose3d_ros.core.skeleton import JOINT_NAMES
 
-    def r(v: float, nd: int) -> float:
-        return round(float(v), nd)
-
+    r = number
     return {
         "id": int(person.id),
         "confidence": r(person.score, 4),
         "action": person.action,
         "action_confidence": r(person.action_confidence, 4),
-        "joints": {n: [r(v, 4) for v in person.joints[j]] for j, n in enumerate(JOINT_NAMES)},
+        "joints": {n: [r(v, JOINT_DECIMALS) for v in person.joints[j]] for j, n in enumerate(JOINT_NAMES)},
         "pixels": {
             n: [r(person.pixels[j, 0], 2), r(person.pixels[j, 1], 2), r(person.confidence[j], 4)]
             for j, n in enumerate(JOINT_NAMES)
@@ -194,124 +163,153 @@ def skeleton_json(person) -> dict:
     }
 
 
-class _Renderer:
-    """Writes composed frames to a video file or a directory of PNGs."""
+def _pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The pipeline settings: ``--config``'s ``pipeline`` section, then the options; :class:`CommandError`."""
+    from pose3d_ros.pipeline_config import PipelineConfig
 
-    def __init__(self, target: Path, fps: float) -> None:
-        self.target, self.fps, self.writer = target, fps, None
-        self.is_video = target.suffix.lower() in VIDEO_SUFFIXES
-        if not self.is_video:
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
+    section: dict = {}
+    if args.config is not None:
+        try:
+            section = PipelineConfig.from_yaml(args.config).__dict__.copy()
+        except (OSError, ValueError, TypeError) as exc:  # TypeError: a setting of the wrong kind
+            raise CommandError.about(args.config, exc) from None
+    tracking = args.tracking == "on" or (args.tracking == "auto" and is_sequence(args.input))
+    section.update(backend=args.backend, threads=args.threads, tracking=tracking)
+    if tracking:  # offline: report people from their first frame on
+        section["tracker"] = {"min_hits": 1, **dict(section.get("tracker") or {})}
+    if args.config is None or args.roi_tracking:
+        section["roi_tracking"] = bool(args.roi_tracking)
+    if args.model:
+        section["model"] = args.model
+    if args.detector:
+        section["detector"] = args.detector
+    if args.input_size:
+        section["input_size"] = tuple(args.input_size)
+    if args.input_pixels is not None:
+        section["input_pixels"] = int(args.input_pixels)
+    if args.stages is not None:
+        section["stages"] = {**dict(section.get("stages") or {}), "n_stages": args.stages}
+    try:
+        return PipelineConfig.from_dict(section)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(args.config, describe(exc, args.config)) from None
 
-    def write(self, index: int, rgb: np.ndarray) -> None:
-        import cv2
 
-        bgr = np.ascontiguousarray(rgb[..., ::-1])
-        if not self.is_video:
-            cv2.imwrite(str(self.target / f"frame_{index:06d}.png"), bgr)
-            return
-        if self.writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.target.suffix.lower() == ".avi" else "mp4v"))
-            self.writer = cv2.VideoWriter(str(self.target), fourcc, self.fps, (bgr.shape[1], bgr.shape[0]))
-            if not self.writer.isOpened():
-                raise ValueError(f"{self.target}: cannot open a video writer (try .avi or a directory)")
-        self.writer.write(bgr)
+def _setup(args: argparse.Namespace) -> tuple[PipelineConfig, list[Path] | None, PinholeCamera | None]:
+    """Config, depth files and camera file of a run (checked), or a :class:`CommandError`."""
+    from pose3d_ros.core.camera import load_camera_yaml
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
+    if not args.input.exists():
+        raise CommandError(args.input, "no such file or directory")
+    check_output(args.output, make_parents=True, inputs=(args.input,))
+    config = _pipeline_config(args)
+    depths = depth_files(args.depth) if args.depth is not None else None
+    camera = None
+    if args.camera_info is not None:
+        try:
+            camera = load_camera_yaml(args.camera_info)
+        except (OSError, ValueError) as exc:
+            raise CommandError.about(args.camera_info, exc) from None
+    return config, depths, camera
+
+
+def _frame_depth(args: argparse.Namespace, item: InputFrame, depths: list[Path] | None, w: int,
+                 h: int) -> np.ndarray | None:
+    """The frame's depth (metres) or None; ValueError = this frame fails, CommandError = the run stops."""
+    if depths is None:
+        return item.depth
+    if item.index >= len(depths):
+        raise CommandError(args.depth, f"only {len(depths)} depth images for frame {item.index} ({item.name})")
+    depth = read_depth(depths[item.index])
+    check_depth_size(depth, w, h, depths[item.index], item.name)
+    return depth
 
 
 def run(args: argparse.Namespace) -> int:
-    from pose3d_ros.commands.lift import _depth_files, _read_depth
-    from pose3d_ros.core.camera import PinholeCamera, load_camera_yaml
-    from pose3d_ros.pipeline import Frame, PipelineConfig, Pose3DPipeline
-    from pose3d_ros.render import compose_frame
+    """Estimate every frame (see the module docstring); 0 on success, 2 on a refusal."""
     from pose3d_ros.sources.base import SourceError
 
     try:
-        if not args.input.exists():
-            raise ValueError(f"{args.input}: no such file or directory")
-        section = {}
-        if args.config is not None:
-            section = PipelineConfig.from_yaml(args.config).__dict__.copy()
-        sequence = args.input.is_dir() or args.input.suffix.lower() in VIDEO_SUFFIXES or _is_recording(args.input)
-        tracking = args.tracking == "on" or (args.tracking == "auto" and sequence)
-        section.update(backend=args.backend, threads=args.threads, tracking=tracking)
-        if tracking:  # offline: report people from their first frame on
-            section["tracker"] = {"min_hits": 1, **dict(section.get("tracker") or {})}
-        if args.config is None or args.roi_tracking:
-            section["roi_tracking"] = bool(args.roi_tracking)
-        if args.model:
-            section["model"] = args.model
-        if args.detector:
-            section["detector"] = args.detector
-        if args.input_size:
-            section["input_size"] = tuple(args.input_size)
-        if args.input_pixels is not None:
-            section["input_pixels"] = int(args.input_pixels)
-        if args.stages is not None:
-            section["stages"] = {**dict(section.get("stages") or {}), "n_stages": args.stages}
-        config = PipelineConfig.from_dict(section)
-        depth_files = _depth_files(args.depth) if args.depth is not None else None
-        camera_file = load_camera_yaml(args.camera_info) if args.camera_info is not None else None
-        pipeline = Pose3DPipeline(config)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"estimate: {exc}", file=sys.stderr)
-        return 2
+        config, depths, camera_file = _setup(args)  # refusals come before the (slower) imports and model loading
+        renderer = Renderer(args.render, args.fps) if args.render is not None else None
+        from pose3d_ros.core.camera import PinholeCamera
+        from pose3d_ros.pipeline import Frame, Pose3DPipeline
+        from pose3d_ros.render import compose_frame
 
-    out = sys.stdout if str(args.output) == "-" else None
-    if out is None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        out = args.output.open("w")
-    renderer = _Renderer(args.render, args.fps) if args.render is not None else None
-    n_frames = n_people = 0
+        pipeline = Pose3DPipeline(config)
+    except CommandError as exc:
+        return fail(COMMAND, exc)
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:  # model / backend / settings
+        settings = f" (settings from {args.config})" if args.config is not None else ""
+        return fail(COMMAND, CommandError(None, describe(exc) + settings))
+
+    warn = Warnings(COMMAND)
+    out = None
+    n_frames = n_people = n_failed = n_dropped = 0
     total_ms: list[float] = []
     t_wall = time.perf_counter()
     try:
+        out = open_output(args.output)
         topics = {"color_topic": args.color_topic, "depth_topic": args.depth_topic, "info_topic": args.info_topic}
-        for index, stamp, rgb, name, rec_depth, rec_cam in _iter_frames(args.input, args.fps, topics):
-            if args.max_frames and index >= args.max_frames:
+        for item in iter_frames(args.input, args.fps, topics):
+            if args.max_frames and item.index >= args.max_frames:
                 break
-            h, w = rgb.shape[:2]
-            cam = camera_file or rec_cam or PinholeCamera.default(w, h)
-            if (cam.width, cam.height) != (w, h):
-                raise ValueError(f"camera info is {cam.width}x{cam.height} but {name} is {w}x{h}")
-            depth = rec_depth
-            if depth_files is not None:
-                if index >= len(depth_files):
-                    raise ValueError(f"{args.depth}: only {len(depth_files)} depth images for frame {index}")
-                depth = _read_depth(depth_files[index])
-            result = pipeline.process(Frame(rgb, depth, cam, stamp))
-            total_ms.append(result.timings["total"])
-            doc = {
-                "frame": index,
-                "stamp": round(stamp, 6),
-                "source": name,
-                "skeletons": [skeleton_json(p) for p in result.people],
-            }
-            out.write(json.dumps(doc) + "\n")
-            n_frames += 1
-            n_people += len(result.people)
-            if renderer is not None:
-                text = f"{name}  {result.timings['total']:.0f} ms  {len(result.people)} people"
-                renderer.write(index, compose_frame(rgb, result.people, text))
-    except (ValueError, SourceError) as exc:  # SourceError: a corrupt / truncated bag, missing topics
-        print(f"estimate: {exc}", file=sys.stderr)
-        return 2
+            record: dict = {"frame": item.index, "stamp": number(item.stamp, 6), "source": item.name,
+                            "skeletons": []}
+            result, people = None, []
+            if item.rgb is not None:
+                h, w = item.rgb.shape[:2]
+                cam = camera_file or item.camera or PinholeCamera.default(w, h)
+                if (cam.width, cam.height) != (w, h):
+                    raise CommandError(args.camera_info if camera_file else args.input,
+                                       f"camera info is {cam.width}x{cam.height} but {item.name} is {w}x{h}")
+                try:
+                    depth = _frame_depth(args, item, depths, w, h)
+                    result = pipeline.process(Frame(item.rgb, depth, cam, item.stamp))
+                except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # this frame only
+                    item.error = describe(exc)
+            if result is None:
+                record["error"] = item.error or "no image"
+                n_failed += 1
+                warn(f"frame {item.index} ({item.name}): {record['error']} (skipped)")
+            else:
+                total_ms.append(result.timings["total"])
+                for person in result.people:
+                    if (problem := pose_problem(person.joints)) is None:
+                        people.append(person)
+                        continue
+                    n_dropped += 1
+                    record["dropped"] = record.get("dropped", 0) + 1
+                    warn(f"frame {item.index} ({item.name}): skeleton {person.id} left out: {problem}")
+                record["skeletons"] = [skeleton_json(p) for p in people]
+                n_frames += 1
+                n_people += len(people)
+            out.write(json.dumps(record, allow_nan=False) + "\n")
+            if renderer is not None and item.rgb is not None:
+                text = (f"{item.name}  error" if result is None else
+                        f"{item.name}  {result.timings['total']:.0f} ms  {len(record['skeletons'])} people")
+                renderer.write(item.index, compose_frame(item.rgb, people, text))
+    except CommandError as exc:
+        return fail(COMMAND, exc)
+    except SourceError as exc:  # a corrupt / truncated bag, missing topics
+        return fail(COMMAND, CommandError.about(args.input, exc))
+    except OSError as exc:  # writing the output (disk full, closed pipe)
+        return fail(COMMAND, CommandError.about(args.output, exc))
     finally:
-        if out is not sys.stdout:
+        if out is not None and out is not sys.stdout:
             out.close()
         if renderer is not None:
             renderer.close()
         pipeline.close()
     wall = time.perf_counter() - t_wall
     med = float(np.median(total_ms)) if total_ms else float("nan")
+    notes = "".join([f", {n_failed} failed frames" if n_failed else "",
+                     f", {n_dropped} skeletons left out (implausible 3D)" if n_dropped else ""])
     print(
-        f"estimate: {n_frames} frames, {n_people} skeletons, median {med:.1f} ms/frame (pipeline), "
-        f"{n_frames / max(wall, 1e-9):.1f} frames/s overall ({pipeline.backend_name}) -> {args.output}",
+        f"pose3d-ros {COMMAND}: {n_frames} frames, {n_people} skeletons{notes}, median {med:.1f} ms/frame "
+        f"(pipeline), {n_frames / max(wall, 1e-9):.1f} frames/s overall ({pipeline.backend_name}) -> {args.output}",
         file=sys.stderr,
     )
+    if n_failed and not n_frames:
+        return fail(COMMAND, CommandError(args.input, "no frame could be processed"))
     return 0

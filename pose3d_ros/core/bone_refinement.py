@@ -43,6 +43,7 @@ import numpy as np
 
 from pose3d_ros.core.limb_prior import LIMBS, LimbPrior
 from pose3d_ros.core.prior import PosePrior, pose3d16_parents
+from pose3d_ros.core.prior_checks import check_bone_lengths
 
 _MIN_DEPTH_M = 0.1  # a joint closer than this to the camera plane is clamped (keeps the projection finite)
 
@@ -142,7 +143,8 @@ class BoneRefiner:
     Parameters
     ----------
     prior : PosePrior
-        The prior the poses were lifted with (pose3d16 layout).
+        The prior the poses were lifted with (pose3d16 layout; refused with ``ValueError`` when
+        :meth:`~pose3d_ros.core.prior.PosePrior.validate` refuses it, e.g. a bone length of 0).
     params : BoneRefinementParams, optional
     limb_prior : LimbPrior, optional
         Limb density for :meth:`resolve_flips`; default the prior's own (``prior.limbs_``), if it has one.
@@ -152,6 +154,7 @@ class BoneRefiner:
                  limb_prior: LimbPrior | None = None) -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
+        prior.validate()  # the bone term divides by the prior's bone lengths: none may be 0
         self.params = params or BoneRefinementParams()
         self._parents = pose3d16_parents()
         self._child = np.arange(1, len(self._parents))
@@ -277,7 +280,8 @@ class BoneRefiner:
             Joint-centre depths (m), NaN where unknown.
         bone_lengths : (P, J - 1) ndarray, optional
             Each person's own bone lengths in the prior's normalised unit (metres / ``scale``), e.g. estimated over
-            a track; default the prior's mean bones (a body the person may not have).
+            a track; default the prior's mean bones (a body the person may not have). Finite and > 0 (the bone
+            term divides by them): ``ValueError`` otherwise.
         observed_3d : (P, J, 3) ndarray, optional
             A 3D observation of each person, root-relative, metres, camera axes (a 2D/3D CNN's metric joints, e.g.
             BlazePose world landmarks), NaN where unknown: residuals ``(X_j - X_pelvis - c_j) / sigma`` with
@@ -307,6 +311,8 @@ class BoneRefiner:
         sw = np.sqrt(np.clip(w, 0.0, None)) / np.broadcast_to(np.asarray(sigma, dtype=np.float64), (p,))[:, None]
         bones = np.broadcast_to(self._bones if bone_lengths is None else np.asarray(bone_lengths, np.float64),
                                 (p, j - 1))
+        if bone_lengths is not None:
+            check_bone_lengths(bones, what="bone_lengths given to refine()")
         measured = joint_depth is not None or observed_3d is not None
         rel = np.full((p, j - 1), par.bone_rel_sigma if measured else par.bone_rel_sigma_2d)
         if own_bones is not None and measured:

@@ -73,7 +73,8 @@ class PoseLifter:
     Parameters
     ----------
     prior : PosePrior
-        A fitted prior of the pose3d16 layout.
+        A fitted prior of the pose3d16 layout; :meth:`~pose3d_ros.core.prior.PosePrior.validate` must accept it
+        (``ValueError`` otherwise: zero weights, NaN, non-positive variances, bone lengths or body size).
     n_rotations : int
         Grid of rotations about the vertical axis searched per component (360 / n degrees apart).
     noise_px : float
@@ -134,6 +135,7 @@ class PoseLifter:
                  bones_from_lift: bool = False, temporal_sigma_m: float = 0.2) -> None:
         if not hasattr(prior, "means_"):
             raise ValueError("prior is not fitted")
+        prior.validate()  # zero weights, NaN, non-positive variances / bones / body size: refused here, not per frame
         self._iters_linear, self._iters_gn = (2, 6) if n_iterations is None else (int(n_iterations),) * 2
         if n_rotations < 1 or n_candidates < 1 or min(self._iters_linear, self._iters_gn) < 0:
             raise ValueError(f"need n_rotations >= 1, n_candidates >= 1, n_iterations >= 0; got "
@@ -351,6 +353,8 @@ class PoseLifter:
         if bones_m is not None:
             own = np.isfinite(bones_m)
             target = np.where(own, bones_m / scale[:, None], target)
+        # the refinement refuses non-positive bones; a degenerate person (scale 0 or NaN) keeps the prior's mean
+        target = np.where(np.isfinite(target) & (target > 0), target, self._bones)
         if observed is not None and not np.isfinite(observed).any():
             observed = None
         out = refiner.refine(poses, comp, rot, scale, xn, w, sigma, depth, target, observed, own)

@@ -24,6 +24,7 @@ import numpy as np
 
 from pose3d_ros.core.limb_prior import LimbPrior
 from pose3d_ros.core.npz_files import read_npz
+from pose3d_ros.core.prior_checks import check_prior_parameters
 from pose3d_ros.core.skeleton import POSE3D16
 
 #: file format version written by :meth:`PosePrior.save` (2 added the limb density); :meth:`PosePrior.load` reads
@@ -37,6 +38,9 @@ _PARENTS = np.asarray(POSE3D16.parents)
 _MIRROR = np.asarray(POSE3D16.mirror_index)
 _L_HIP, _R_HIP = POSE3D16.index("left_hip"), POSE3D16.index("right_hip")
 _L_SHO, _R_SHO = POSE3D16.index("left_shoulder"), POSE3D16.index("right_shoulder")
+_BONE_NAMES = tuple(f"{POSE3D16.names[c]}-{POSE3D16.names[p]}" for p, c in POSE3D16.bones)
+#: the arrays of a prior file in the order of :func:`~pose3d_ros.core.prior_checks.check_prior_parameters`
+_PARAMETER_ARRAYS = ("means", "components", "variances", "noise_variance", "weights", "bone_lengths", "body_size")
 _MIN_VARIANCE = 1e-6  # m^2: floor for PPCA variances (a degenerate component must not get infinite density)
 
 
@@ -226,10 +230,12 @@ class PosePrior:
         Raises
         ------
         ValueError
-            On bad shapes, NaN/inf or a degenerate (zero-size) skeleton.
+            On bad shapes, NaN/inf, a degenerate (zero-size) skeleton or a ``body_size`` that is not > 0.
         """
         x = _check_poses(poses, self.num_joints)
         target = self.body_size_ if body_size is None else float(body_size)
+        if not (np.isfinite(target) and target > 0):
+            raise ValueError(f"body_size must be a finite summed bone length > 0 m, got {target}")
         x = x - x[:, :1]
         size = skeleton_size(x)
         if np.any(size < 1e-6):
@@ -323,6 +329,24 @@ class PosePrior:
         if not hasattr(self, "means_"):
             raise RuntimeError("this PosePrior is not fitted: call fit() or PosePrior.load()")
 
+    def validate(self) -> PosePrior:
+        """Check that the fitted parameters are usable (what :meth:`load` checks in a file); return ``self``.
+
+        Raises
+        ------
+        RuntimeError
+            The prior is not fitted.
+        ValueError
+            Naming the problem (:func:`pose3d_ros.core.prior_checks.check_prior_parameters`): all-zero or
+            negative weights, NaN, non-positive variances, another joint count, non-positive bone lengths or body
+            size...
+        """
+        self._check_fitted()
+        check_prior_parameters(self.means_, self.components_, self.variances_, self.noise_variance_, self.weights_,
+                               self.bone_lengths_, self.body_size_, num_joints=self.num_joints, layout=self.layout,
+                               bone_names=_BONE_NAMES)
+        return self
+
     def score_samples(self, poses: np.ndarray, normalized: bool = False) -> np.ndarray:
         """Log-likelihood of each pose under the mixture.
 
@@ -393,8 +417,10 @@ class PosePrior:
         FileNotFoundError
             If ``path`` does not exist.
         PriorFileError
-            If the file is corrupt, has another format version, another layout than ``layout``, or inconsistent
-            array shapes.
+            If the file is corrupt, has another format version, another layout than ``layout``, or parameters that
+            :func:`~pose3d_ros.core.prior_checks.check_prior_parameters` refuses (inconsistent shapes, another
+            joint count, NaN, all-zero or negative weights, non-positive variances, bone lengths or body size);
+            the message starts with the file's path.
         """
         path = Path(path)
         arrays = read_npz(path, "prior", PriorFileError)
@@ -402,23 +428,22 @@ class PosePrior:
                   "bone_lengths", "body_size"}  # fmt: skip
         if missing := needed - arrays.keys():
             raise PriorFileError(f"{path}: missing arrays {sorted(missing)}")
-        version = int(arrays["format_version"])
+        try:
+            version = int(arrays["format_version"])
+        except (TypeError, ValueError):
+            raise PriorFileError(f"{path}: format_version is not an integer ({arrays['format_version']!r})") from None
         if version not in READABLE_FORMAT_VERSIONS:
             raise PriorFileError(f"{path}: prior format version {version}, this code reads {READABLE_FORMAT_VERSIONS}")
         file_layout = str(arrays["layout"])
         if file_layout != layout:
             raise PriorFileError(f"{path}: prior is for layout {file_layout!r}, expected {layout!r}")
+        try:
+            check_prior_parameters(*(arrays[key] for key in _PARAMETER_ARRAYS), num_joints=len(_PARENTS),
+                                   layout=layout, bone_names=_BONE_NAMES)
+        except ValueError as exc:
+            raise PriorFileError(f"{path}: {exc}") from None
         means, comps, var = arrays["means"], arrays["components"], arrays["variances"]
-        k, j = means.shape[0], len(_PARENTS)
-        if (means.shape != (k, j, 3) or comps.ndim != 3 or comps.shape[0] != k or comps.shape[2] != 3 * j
-                or var.shape != comps.shape[:2] or arrays["weights"].shape != (k,)
-                or arrays["noise_variance"].shape != (k,) or arrays["bone_lengths"].shape != (j - 1,)):
-            raise PriorFileError(f"{path}: inconsistent array shapes (means {means.shape}, components {comps.shape})")
-        for key in ("means", "components", "variances", "noise_variance", "weights", "bone_lengths", "body_size"):
-            if not np.all(np.isfinite(arrays[key])):
-                raise PriorFileError(f"{path}: array {key!r} holds NaN or inf")
-        if np.any(var <= 0) or np.any(arrays["noise_variance"] <= 0) or np.any(arrays["weights"] < 0):
-            raise PriorFileError(f"{path}: non-positive variances or negative weights")
+        k = means.shape[0]
         prior = cls(n_components=k, n_bases=comps.shape[1])
         prior.layout = file_layout
         prior.means_, prior.components_, prior.variances_ = means, comps, var
@@ -433,8 +458,8 @@ class PosePrior:
                 if not (np.all(np.isfinite(samples)) and np.isfinite(bandwidth)):
                     raise ValueError("limb arrays hold NaN or inf")
                 prior.limbs_ = LimbPrior.from_samples(samples, bandwidth)
-            except (KeyError, ValueError) as exc:
-                raise PriorFileError(f"{path}: bad limb density ({exc})") from exc
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PriorFileError(f"{path}: bad limb density ({exc})") from None
         return prior
 
 

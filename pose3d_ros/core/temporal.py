@@ -16,20 +16,29 @@ from __future__ import annotations
 import numpy as np
 
 from pose3d_ros.core.prior import bone_lengths
+from pose3d_ros.core.skeleton import POSE3D16
 
 _MIN_MEASURED = 10  # joints with depth needed before a pose's bones count as a measurement of the body
+_CHILD = np.arange(1, 16)
+_PARENT = np.asarray(POSE3D16.parents)[1:]
+#: a bone estimate stays within these factors of the prior's mean bone, the body within BODY_RANGE of its size:
+#: the lift that produced the measured bones also used the estimate, so without bounds an error feeds itself
+#: (a person cut off at the image edge grew from 3.9 to 7.7 m of summed bones over 20 frames of one image)
+BONE_RANGE = (0.6, 1.5)
+BODY_RANGE = (0.75, 1.3)
 
 
 class PreviousPoses:
     """The last frame's people (pose3d16 pixels + root-relative 3D), and the match of a new frame's people."""
 
-    def __init__(self, max_frac: float = 0.25, bone_rate: float = 0.2) -> None:
+    def __init__(self, max_frac: float = 0.25, bone_rate: float = 0.2, mean_bones: np.ndarray | None = None) -> None:
         if not 0 < max_frac:
             raise ValueError(f"max_frac must be > 0, got {max_frac}")
         if not 0 < bone_rate <= 1:
             raise ValueError(f"bone_rate must be in (0, 1], got {bone_rate}")
         self.max_frac = float(max_frac)
         self.bone_rate = float(bone_rate)
+        self.mean_bones = None if mean_bones is None else np.asarray(mean_bones, dtype=np.float64).reshape(15)
         self.reset()
 
     def reset(self) -> None:
@@ -54,14 +63,28 @@ class PreviousPoses:
         old = self.bones() if len(self._matched) == len(poses) else None
         bones = np.full((len(poses), 15), np.nan) if old is None else old
         if measured is not None:
-            new = np.asarray(measured).sum(1) >= _MIN_MEASURED
+            measured = np.asarray(measured, dtype=bool)
+            new = measured.sum(1) >= _MIN_MEASURED
             if new.any():
                 seen = bone_lengths(poses[new])
+                both = measured[new][:, _CHILD] & measured[new][:, _PARENT]  # a bone is measured at both ends
                 prev = bones[new]
-                bones[new] = np.where(np.isfinite(prev), (1 - self.bone_rate) * prev + self.bone_rate * seen, seen)
+                avg = np.where(np.isfinite(prev), (1 - self.bone_rate) * prev + self.bone_rate * seen, seen)
+                bones[new] = self._bounded(np.where(both, avg, prev))
         ok = np.isfinite(poses).all((1, 2))
         self._pixels, self._poses, self._bones = pixels[ok], poses[ok] - poses[ok][:, :1], bones[ok]
         self._matched = np.zeros(0, int)
+
+    def _bounded(self, bones: np.ndarray) -> np.ndarray:
+        """Bone estimates (P, 15) held to BONE_RANGE of the mean bones and BODY_RANGE of the mean body."""
+        if self.mean_bones is None:
+            return bones
+        out = np.clip(bones, BONE_RANGE[0] * self.mean_bones, BONE_RANGE[1] * self.mean_bones)
+        known = np.isfinite(out)
+        total = np.where(known, out, self.mean_bones).sum(axis=1, keepdims=True)
+        body = self.mean_bones.sum()
+        scale = np.clip(total, BODY_RANGE[0] * body, BODY_RANGE[1] * body) / total
+        return out * scale
 
     def match(self, pixels: np.ndarray) -> np.ndarray | None:
         """Root-relative previous pose for each of P new people, (P, 16, 3), NaN where none; None if no one.

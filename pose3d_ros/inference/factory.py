@@ -7,12 +7,14 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..settings import known_keys_only
 from .base import InferenceBackend
 from .errors import BackendUnavailable, EngineBuildError, ModelLoadError
-from .tensorrt_backend import ProfileShapes
+
+if TYPE_CHECKING:
+    from .tensorrt_build import ProfileShapes
 
 __all__ = ["DEVICES", "BackendOptions", "create_backend", "create_backend_from_options"]
 
@@ -74,7 +76,8 @@ def create_backend(
         GPU index.
     profile_shapes : mapping, optional
         TensorRT optimisation profile: input name -> (min, opt, max) shapes, or one shape (fixed). Needed when
-        an input has dynamic dimensions besides the batch (e.g. ``{"image": (1, 3, 192, 256)}``).
+        an input has dynamic dimensions besides the batch (e.g. ``{"image": (1, 3, 192, 256)}``); the pipeline's
+        is :func:`~pose3d_ros.inference.tensorrt_build.profile_for`.
     max_batch : int
         TensorRT batch range when only the batch dimension is dynamic.
 

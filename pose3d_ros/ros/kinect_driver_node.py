@@ -3,9 +3,11 @@
 Topics (relative, remappable): ``color/image_raw`` (rgb8), ``color/camera_info``, ``depth_registered/image_raw``
 (16UC1 mm, registered to colour, openni/freenect naming) and ``depth_registered/camera_info``; all four share the
 acquisition stamp of the frame, frame id = the colour optical frame (registered depth lives in it). QoS: the ``qos``
-parameter (``sensor_data`` default). Static TF ``<base_frame>`` -> optical frame. ``/diagnostics``: OK while frames
-flow, ERROR while the device is absent (retried with exponential backoff). Configuration errors (an unknown
-backend, a missing file, out-of-range values) refuse the configuration at once instead of retrying.
+parameter (``sensor_data`` default). Static TF ``<base_frame>`` -> optical frame. ``/diagnostics`` (hardware_id =
+``camera_name``): OK while frames flow at the expected rate (diagnostic_updater frequency values: ``rate`` +-50 %,
+or >= 1 Hz at ``rate`` 0), WARN outside it, ERROR while the device is absent (retried with exponential backoff) or
+streaming yields no frame for a second. Configuration errors (an unknown backend, a missing file, out-of-range
+values) refuse the configuration at once instead of retrying.
 
 Deprecated for one release: the registered depth is also published on ``depth/image_raw`` and
 ``depth/camera_info`` (the names of earlier versions) while anything subscribes to them
@@ -26,6 +28,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from pose3d_ros.core.camera import load_camera_yaml
+from pose3d_ros.core.frequency import FrequencyWindow, RateBounds
 from pose3d_ros.param_spec import ParamSpec
 from pose3d_ros.sources import (
     BACKENDS,
@@ -95,12 +98,13 @@ class KinectDriverNode(ManagedNode):
         self.frames = 0
         self.state = "unconfigured"
         self.last_error = ""
-        self.fps = 0.0
-        self._fps_t0, self._fps_n = time.monotonic(), 0
+        self._rate_lock = threading.Lock()
+        self.published = FrequencyWindow(window_s=2.0, timeout_s=1.0)
+        self.published.reset(time.monotonic())
         self.camera_override = None
         self.static_tf = None
         self.pubs: dict[str, Any] = {}
-        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: camera", f"{self.backend}", self._status)
+        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: camera", str(p["camera_name"]), self._status)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------------
     def _config_problems(self) -> list[str]:
@@ -142,6 +146,8 @@ class KinectDriverNode(ManagedNode):
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._stop.clear()
         self.state = "starting"
+        with self._rate_lock:
+            self.published.reset(time.monotonic())
         self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.thread.start()
         return super().on_activate(state)
@@ -280,15 +286,22 @@ class KinectDriverNode(ManagedNode):
                 legacy.publish(depth_msg)
         pubs["color"].publish(color_msg)
         self.frames += 1
-        self._fps_n += 1
-        now = time.monotonic()
-        if now - self._fps_t0 >= 2.0:
-            self.fps = self._fps_n / (now - self._fps_t0)
-            self._fps_t0, self._fps_n = now, 0
+        with self._rate_lock:
+            self.published.tick(time.monotonic())
+
+    def rate_bounds(self) -> RateBounds:
+        """Expected publish rate: ``rate`` +-50 % when set, else at least 1 Hz."""
+        return RateBounds(self.rate, self.rate, tolerance=0.5) if self.rate > 0 else RateBounds(1.0)
 
     def _status(self) -> tuple[int, str, dict]:
-        values = {"backend": self.backend, "frames": self.frames, "fps": round(self.fps, 2), "state": self.state,
-                  "frame_id": self.optical_frame}
+        """Composite status (like diagnostic_updater's CompositeDiagnosticTask): the driver state, then the
+        frequency of the published frames while streaming."""
+        with self._rate_lock:
+            now = time.monotonic()
+            f_level, f_message, f_values = self.published.status(now, self.rate_bounds())
+            fps = 0.0 if self.published.silent(now) else self.published.rate(now)
+        values = {"backend": self.backend, "frames": self.frames, "fps": round(fps, 2), "state": self.state,
+                  "frame_id": self.optical_frame, **f_values}
         if self.state == "refused":
             return ERROR, f"configuration refused: {'; '.join(self.problems)}", values
         if self.state == "unavailable":
@@ -297,7 +310,9 @@ class KinectDriverNode(ManagedNode):
             return WARN, {"starting": "waiting for the first frame"}.get(self.state, self.state), values
         if self.state in ("ended", "done"):
             return OK, f"stream {self.state} after {self.frames} frames", values
-        return OK, f"streaming at {self.fps:.1f} fps", values
+        if f_level > OK:
+            return f_level, f"streaming, but {f_message[0].lower()}{f_message[1:]}", values
+        return OK, f"streaming at {fps:.1f} fps", values
 
     def destroy_node(self) -> None:
         self._stop_capture()

@@ -1,19 +1,20 @@
 """``pose3d_node``: RGB(-D) images in, 3D skeletons, markers, TF, actions and diagnostics out. A lifecycle node.
 
-configure: check the parameters (``NODE_PARAMS``), load the pipeline, create the publishers; activate: subscribe to
-``color/image_raw`` + ``color/camera_info`` (+ ``depth_registered/image_raw`` with ``use_depth``) through an
-ApproximateTimeSynchronizer and start the worker; deactivate: unsubscribe, stop the worker; cleanup: release the
-pipeline. The node only converts messages and calls ROS-free policies: time jumps (:mod:`pose3d_ros.core.time_jumps`),
-the newest-frame hand-over and ``max_fps`` (:mod:`pose3d_ros.core.frame_slot`), the RGB-only fallback
-(:mod:`pose3d_ros.core.depth_fallback`), camera_info checks (:mod:`pose3d_ros.core.camera_policy`). Bad input gives
-one throttled log line and a diagnostics WARN/ERROR; every processed frame publishes a ``Skeleton3DArray``.
+configure: check the parameters (``NODE_PARAMS``), load the pipeline, create the outputs (:mod:`.outputs`); activate:
+subscribe to ``color/image_raw`` + ``color/camera_info`` (+ ``depth_registered/image_raw`` with ``use_depth``)
+through an ApproximateTimeSynchronizer and start the worker; deactivate: unsubscribe, stop the worker; cleanup:
+release. The node converts messages and calls ROS-free policies (``pose3d_ros.core``): ``time_jumps``, ``frame_slot``
+(newest frame only, ``max_fps``), ``depth_fallback`` (RGB-only), ``camera_policy``, ``frame_ids`` (valid TF frames),
+``output_guard`` (a non-finite, behind-the-camera, out-of-range or inhuman skeleton is dropped, never published) and
+``stream_health`` (per-input arrivals, synchronised sets and outputs feed ``/diagnostics``, which names a silent
+topic or stamps that never pair). Bad input gives one throttled log line and a diagnostics WARN/ERROR; every
+processed frame publishes a ``Skeleton3DArray``, an empty one when the frame failed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -21,44 +22,30 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
 from pose3d_ros.core.camera_policy import CameraPolicy
-from pose3d_ros.core.depth_check import check_depth_units
 from pose3d_ros.core.depth_fallback import DepthFallback
+from pose3d_ros.core.depth_input import usable_depth
+from pose3d_ros.core.frame_ids import DEFAULT_FRAME_ID, FrameIdPolicy
 from pose3d_ros.core.frame_slot import LatestFrameSlot
+from pose3d_ros.core.frame_stats import FrameStats
+from pose3d_ros.core.output_guard import OutputGuard
 from pose3d_ros.core.stamp_check import StampCheck
-from pose3d_ros.msg import ActionEvent, Skeleton3DArray  # noqa: E402,I001
+from pose3d_ros.core.stream_health import RateBounds, StreamHealth
 from pose3d_ros.param_spec import ParamSpec
 from pose3d_ros.pipeline_config import BACKEND_DEVICES, config_from_node_params
 
-from .conversions import (
-    action_event_msg,
-    camera_from_info,
-    markers_from_skeletons,
-    skeleton_array_from_people,
-    stamp_to_sec,
-    transforms_from_skeletons,
-)
-from .diagnostics import ERROR, OK, WARN, DiagnosticsReporter
+from .conversions import camera_from_info, stamp_to_sec
+from .diagnostics import ERROR, WARN, DiagnosticsReporter
 from .image_msgs import BadInput, color_from_msg, depth_from_msg
-from .imports import (
-    HAVE_HRI_MSGS,
-    HAVE_TF2_MSGS,
-    USING_FALLBACK,
-    ApproximateTimeSynchronizer,
-    Subscriber,
-    TransformBroadcaster,
-    numpy_to_imgmsg,
-)
+from .imports import USING_FALLBACK, ApproximateTimeSynchronizer, Subscriber
 from .lifecycle import QOS_CHOICES, ManagedNode, qos_profile, run_managed
+from .outputs import Pose3DOutputs
 from .params import declare_all
 from .time_jump_stage import TimeJumpStage
 
 __all__ = ["Pose3DNode", "main", "BadInput", "NODE_PARAMS"]
 
-#: seconds between repeats of one kind of warning in the log
-LOG_THROTTLE_S = 5.0
 S = ParamSpec
 NODE_PARAMS = (
     S("autostart", True, "configure and activate at start-up; false = wait for a lifecycle manager"),
@@ -93,6 +80,17 @@ NODE_PARAMS = (
     S("max_fps", 0.0, "process at most this many frames per second (0 = no limit)", lo=0.0, hi=240.0,
       dynamic=True),
     S("output_bag", "", "also write the skeletons to this rosbag2 (MCAP) bag ('' = off)"),
+    S("max_range_m", 30.0, "farthest published joint from the camera, m: a skeleton with a joint beyond it (or "
+      "behind the camera, not finite, or with inhuman bone lengths) is dropped, never published (RGB-only distances "
+      "of far people come from their size: 15-17 m in the bundled footage)", lo=0.5, hi=1000.0),
+    S("default_frame_id", DEFAULT_FRAME_ID, "frame published when an image's frame_id is empty (invalid ones are "
+      "cleaned: TF needs valid parents)"),
+    S("stream_timeout", 1.0, "an input silent this long, or colour/camera_info/depth stamps not pairing this long, "
+      "turns /diagnostics WARN/ERROR, s", lo=0.1, hi=60.0),
+    S("expected_rate_min", 1.0, "slowest acceptable input and output rate, Hz (slower = /diagnostics WARN)",
+      lo=0.0, hi=1000.0),
+    S("expected_rate_max", 120.0, "fastest acceptable input rate, Hz (faster = /diagnostics WARN)",
+      lo=0.1, hi=10000.0),
 )
 _DYNAMIC = {s.name: s for s in NODE_PARAMS if s.dynamic}
 
@@ -105,9 +103,8 @@ class Pose3DNode(ManagedNode):
         self._stop = threading.Event()
         self.worker: threading.Thread | None = None
         self.pipeline: Any = None
+        self.out: Pose3DOutputs | None = None
         self.subs: list = []
-        self.hri: Any = None
-        self.bag: Any = None
         self.problems = []
         self.params, self.param_problems = declare_all(self, NODE_PARAMS)
         self.autostart = bool(self.params["autostart"])
@@ -116,14 +113,13 @@ class Pose3DNode(ManagedNode):
         self.depth_fallback = DepthFallback(float(self.params["depth_timeout"]))
         self.stamps = StampCheck()
         self.camera_policy = CameraPolicy()
-        self.received = self.processed = self.skipped_idle = 0
-        self.people = 0
-        self.latencies: deque[float] = deque(maxlen=100)
-        self.proc_ms: deque[float] = deque(maxlen=100)
-        self.timings: dict[str, float] = {}
-        self._done_times: deque[float] = deque(maxlen=60)
-        self._log_times: dict[str, float] = {}
-        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: pose3d", "camera", self._status)
+        self.frame_ids = FrameIdPolicy()
+        self.guard = OutputGuard()
+        self.health = StreamHealth.for_camera("color/image_raw", "color/camera_info", None, "skeletons", 0.05)
+        self.stats = FrameStats()
+        self.processed = self.skipped_idle = 0
+        self.diag = DiagnosticsReporter(self, f"{self.get_name()}: pose3d", "camera", self._status,
+                                        extra_fn=self._topic_statuses)
 
     def _valid_max_fps(self) -> float:
         v = self.params["max_fps"]
@@ -135,6 +131,14 @@ class Pose3DNode(ManagedNode):
         if not self.param_problems and p["depth_min_m"] >= p["depth_max_m"]:
             self.param_problems.append(f"depth_min_m ({p['depth_min_m']}, expected < depth_max_m "
                                        f"{p['depth_max_m']})")
+        if not self.param_problems and p["expected_rate_min"] > p["expected_rate_max"]:
+            self.param_problems.append(f"expected_rate_min ({p['expected_rate_min']}, expected <= "
+                                       f"expected_rate_max {p['expected_rate_max']})")
+        if not self.param_problems:
+            try:
+                self.frame_ids = FrameIdPolicy(p["default_frame_id"])
+            except ValueError as exc:
+                self.param_problems.append(f"default_frame_id: {exc}")
         if self.param_problems:
             return self.refuse(self.param_problems)
         try:
@@ -143,36 +147,19 @@ class Pose3DNode(ManagedNode):
             config = config_from_node_params(p)
             self.pipeline = Pose3DPipeline(config)
             self.camera_policy = CameraPolicy.from_file(p["camera_info_fallback_file"] or None)
+            self.guard = OutputGuard(p["max_range_m"])
         except Exception as exc:  # noqa: BLE001 - any start-up failure is one clear line, never a traceback
             return self.refuse([f"{type(exc).__name__}: {exc}"])
         self.use_depth = config.use_depth
         self.qos = qos_profile(p["qos"])
-        self.pub_skeletons = self.create_lifecycle_publisher(Skeleton3DArray, "skeletons", 10)
-        self.pub_markers = self.create_lifecycle_publisher(MarkerArray, "markers", 10)
-        self.pub_actions = self.create_lifecycle_publisher(ActionEvent, "actions", 10)
-        self.pub_debug = self.create_lifecycle_publisher(Image, "debug/image", qos_profile("sensor_data"))
-        self.tf = TransformBroadcaster(self) if HAVE_TF2_MSGS else None
         try:
-            self._open_outputs()
+            self.out = Pose3DOutputs(self, self.params)
         except Exception as exc:  # noqa: BLE001
             return self.refuse([f"{type(exc).__name__}: {exc}"])
         self.get_logger().info(
             f"configured: depth={'on' if self.use_depth else 'off'}, qos={p['qos']}, slop={p['sync_slop']}s, "
             f"backend={self.pipeline.backend_name}, fallbacks={[k for k, v in USING_FALLBACK.items() if v]}")
         return TransitionCallbackReturn.SUCCESS
-
-    def _open_outputs(self) -> None:
-        if self.params["publish_hri"]:
-            if not HAVE_HRI_MSGS:
-                raise ImportError("publish_hri needs hri_msgs (install ros-<distro>-hri-msgs, or rebuild with "
-                                  "scripts/setup_env.sh, which builds vendor/hri_msgs)")
-            from .hri import HriPublisher
-
-            self.hri = HriPublisher(self, qos=10, frame_prefix=self.params["tf_prefix"])
-        if self.params["output_bag"]:
-            from pose3d_ros.bags.writer import BagWriter
-
-            self.bag = BagWriter(self.params["output_bag"])
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         p = self.params
@@ -181,15 +168,19 @@ class Pose3DNode(ManagedNode):
         inputs = [self.sub_color, self.sub_info]
         if self.use_depth:
             self.sub_depth = Subscriber(self, Image, "depth_registered/image_raw", qos_profile=self.qos)
-            self.sub_depth.registerCallback(lambda m: self.depth_fallback.depth_seen(stamp_to_sec(m.header.stamp)))
             inputs.append(self.sub_depth)
-        # the time-jump stage registers first, so it sees every message before the synchronisers do
-        self.jump_stage = TimeJumpStage(inputs, on_restart=lambda _jump: self.depth_fallback.reset())
+        self.health = self._make_health(inputs)
+        for sub in inputs:  # the raw arrival hook: every message, before any stage can drop it
+            sub.registerCallback(self._arrived, sub.sub.topic_name)
+        if self.use_depth:
+            self.sub_depth.registerCallback(lambda m: self.depth_fallback.depth_seen(stamp_to_sec(m.header.stamp)))
+        # the time-jump stage registers before the synchronisers, so it sees every message before they do
+        self.jump_stage = TimeJumpStage(inputs, on_restart=self._on_restart)
         self.syncs = [ApproximateTimeSynchronizer(inputs[:2], p["sync_queue_size"], p["sync_slop"])]
         self.syncs[0].registerCallback(self._on_rgb)
         if self.use_depth:
             self.syncs.append(ApproximateTimeSynchronizer(inputs, p["sync_queue_size"], p["sync_slop"]))
-            self.syncs[1].registerCallback(self._on_frame)
+            self.syncs[1].registerCallback(self._on_rgbd)
         self.jump_stage.attach(*self.syncs)
         self.subs = inputs
         self._stop.clear()
@@ -198,6 +189,13 @@ class Pose3DNode(ManagedNode):
         self.worker.start()
         self.get_logger().info("active")
         return super().on_activate(state)
+
+    def _make_health(self, inputs: list) -> StreamHealth:
+        p = self.params
+        names = [sub.sub.topic_name for sub in inputs]
+        low = min(p["expected_rate_min"], self._valid_max_fps() or p["expected_rate_min"])  # max_fps limits the output
+        return StreamHealth.for_camera(names[0], names[1], names[2] if len(names) > 2 else None, self.out.topic_name,
+                                       p["sync_slop"], p["stream_timeout"], RateBounds(low, p["expected_rate_max"]))
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
@@ -223,16 +221,11 @@ class Pose3DNode(ManagedNode):
             self.worker = None
 
     def _release(self) -> None:
-        for pub in ("pub_skeletons", "pub_markers", "pub_actions", "pub_debug"):
-            if getattr(self, pub, None) is not None:
-                self.destroy_lifecycle_publisher(getattr(self, pub))
-                setattr(self, pub, None)
-        if self.hri is not None:
-            self.hri.destroy()
-        for closable in (self.bag, self.pipeline):
-            if closable is not None:
-                closable.close()
-        self.bag = self.pipeline = self.hri = None
+        if self.out is not None:
+            self.out.destroy()
+        if self.pipeline is not None:
+            self.pipeline.close()
+        self.out = self.pipeline = None
 
     def _on_params(self, params: list) -> SetParametersResult:
         for prm in params:
@@ -247,7 +240,15 @@ class Pose3DNode(ManagedNode):
         return SetParametersResult(successful=True)
 
     # -- input -------------------------------------------------------------------------------------------------------
+    def _arrived(self, msg: Any, topic: str) -> None:
+        self.health.arrived(topic, stamp_to_sec(msg.header.stamp))
+
+    def _on_restart(self, _jump: Any) -> None:
+        self.depth_fallback.reset()
+        self.health.forget_stamps()
+
     def _on_rgb(self, color: Image, info: CameraInfo) -> None:
+        self.health.paired("rgb")
         if not self.use_depth:
             self._on_frame(color, info, None)
         elif self.depth_fallback.rgb_only(stamp_to_sec(color.header.stamp), self.params["sync_slop"]):
@@ -255,29 +256,16 @@ class Pose3DNode(ManagedNode):
                              "of colour frames: processing RGB-only", "no_depth")
             self._on_frame(color, info, None)
 
+    def _on_rgbd(self, color: Image, info: CameraInfo, depth: Image) -> None:
+        self.health.paired("rgbd")
+        self._on_frame(color, info, depth)
+
     def _on_frame(self, color: Image, info: CameraInfo, depth: Image | None = None) -> None:
         self.slot.put((color, info, depth))
 
     def _problem(self, key: str, message: str, level: int = WARN) -> None:
-        """One log line per kind every LOG_THROTTLE_S seconds, and a diagnostics report each time."""
-        self.diag.report(level, message, key)
-        now = time.monotonic()
-        if now - self._log_times.get(key, -1e9) >= LOG_THROTTLE_S:
-            self._log_times[key] = now
-            text = f"{message} (seen {self.diag.counts.get(key, 1)}x; repeats muted for {LOG_THROTTLE_S:.0f} s)"
-            if level >= ERROR:  # rclpy fixes a severity per call site: one call per level
-                self.get_logger().error(text)
-            else:
-                self.get_logger().warning(text)
-
-    def _wanted(self) -> bool:
-        if self.params["process_mode"] == "always":
-            return True
-        pubs = [self.pub_skeletons, self.pub_markers, self.pub_actions, self.pub_debug]
-        n = sum(pub.get_subscription_count() for pub in pubs if pub is not None)
-        if self.tf is not None and self.params["publish_tf"]:
-            n += self.tf.pub_tf.get_subscription_count() if hasattr(self.tf, "pub_tf") else 1
-        return n > 0 or self.hri is not None or self.bag is not None
+        """One log line per kind every few seconds, and a diagnostics report each time."""
+        self.diag.problem(key, message, level)
 
     # -- work --------------------------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -285,29 +273,45 @@ class Pose3DNode(ManagedNode):
             item = self.slot.take(timeout=0.5)
             if item is None:
                 continue
-            if not self._wanted():
+            health = self.health
+            if not self.out.wanted():
                 self.skipped_idle += 1
+                health.idle()
                 continue
+            health.begin_frame()
+            header = self._header(item[0])
+            sent, people = self.out.arrays_sent, 0
             try:
-                self._process(*item)
+                people = self._process(header, *item)
             except BadInput as exc:
                 self._problem(exc.key, str(exc), exc.level)
             except Exception as exc:  # noqa: BLE001 - the node must keep serving whatever a frame does
                 if not self.context.ok():
                     break
-                try:
-                    self._problem(f"internal:{type(exc).__name__}", f"frame failed: {type(exc).__name__}: {exc}",
-                                  ERROR)
-                except Exception:  # noqa: BLE001, S110 - logging itself failed (shutdown): keep the thread alive
-                    pass
+                self._problem(f"internal:{type(exc).__name__}", f"frame failed: {type(exc).__name__}: {exc}", ERROR)
+            try:
+                if self.out.arrays_sent == sent:  # failed before its array: "published every frame" holds
+                    self.out.publish_empty(header)
+            except Exception:  # noqa: BLE001 - shutting down: the publisher is gone
+                if not self.context.ok():
+                    break
+            health.published(people)
 
-    def _process(self, color_msg: Image, info: CameraInfo, depth_msg: Image | None) -> None:
+    def _header(self, color_msg: Image) -> Header:
+        """The output header: the image's stamp, its frame id made a valid TF frame (reported once per id)."""
+        decision = self.frame_ids.decide(color_msg.header.frame_id)
+        if decision.problem:
+            self._problem("frame_id", decision.problem)
+        self.diag.hardware_id = decision.frame_id
+        return Header(stamp=color_msg.header.stamp, frame_id=decision.frame_id)
+
+    def _process(self, header: Header, color_msg: Image, info: CameraInfo, depth_msg: Image | None) -> int:
+        """Process one frame and publish it; the number of people published. Raises BadInput (or any error) before
+        anything is published."""
         from pose3d_ros.pipeline import Frame, StaleFrame
 
         t0 = time.perf_counter()
-        stamp = stamp_to_sec(color_msg.header.stamp)
-        header = Header(stamp=color_msg.header.stamp, frame_id=color_msg.header.frame_id)
-        self.diag.hardware_id = header.frame_id or "camera"
+        stamp = stamp_to_sec(header.stamp)
         color = color_from_msg(color_msg)
         h, w = color.shape[:2]
         try:
@@ -322,19 +326,14 @@ class Pose3DNode(ManagedNode):
         depth = None
         if depth_msg is not None and cam.metric:
             try:
-                depth = depth_from_msg(depth_msg)
+                depth, issues = usable_depth(depth_from_msg(depth_msg), depth_msg.encoding, (h, w),
+                                             self.params["depth_min_m"], self.params["depth_max_m"],
+                                             self.params["depth_convert_mm"])
             except BadInput as exc:
+                depth, issues = None, []
                 self._problem(exc.key, f"{exc}; processing RGB-only", WARN)
-            if depth is not None and depth.shape != (h, w):
-                self._problem("depth_size", f"depth {depth.shape[1]}x{depth.shape[0]} does not match color "
-                              f"{w}x{h} (not registered?): processing RGB-only")
-                depth = None
-            if depth is not None:
-                check = check_depth_units(depth, depth_msg.encoding, self.params["depth_min_m"],
-                                          self.params["depth_max_m"], self.params["depth_convert_mm"])
-                if check.problem:
-                    self._problem(f"depth:{check.cause}", check.problem)
-                depth = check.depth_m if check.usable else None
+            for issue in issues:
+                self._problem(issue.key, issue.message)
         try:
             result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
         except StaleFrame as exc:
@@ -342,73 +341,47 @@ class Pose3DNode(ManagedNode):
         if result.time_jump is not None and result.time_jump.restarts:
             self._problem("time_jump", result.time_jump.describe())
         people = result.people if cam.metric else self.camera_policy.root_relative(result.people)
-        self._publish(header, result, people, color, cam.metric)
+        verdict = self.guard.filter(people, cam.metric)
+        for r in verdict.rejected:
+            self._problem(f"dropped:{r.kind}", f"skeleton {r.person_id} dropped, not published: {r.reason}")
+        self.out.publish(header, verdict.kept, getattr(result, "events", None) or [], color, cam.metric)
         self.processed += 1
-        self.people = len(people)
         latency = self.stamps.latency(stamp, self.get_clock().now().nanoseconds * 1e-9)
-        if latency is not None:
-            self.latencies.append(latency)
-        elif self.stamps.problem:
+        if latency is None and self.stamps.problem:
             self._problem("stamp_implausible", self.stamps.problem)
-        self.proc_ms.append((time.perf_counter() - t0) * 1e3)
-        self.timings = dict(getattr(result, "timings", {}) or {})
-        self._done_times.append(time.monotonic())
-
-    def _publish(self, header: Header, result: Any, people: list, color: np.ndarray, metric: bool) -> None:
-        msg = skeleton_array_from_people(header, people)
-        self.pub_skeletons.publish(msg)
-        if self.bag is not None:
-            self.bag.write(self.pub_skeletons.topic_name, None, msg, header.stamp.sec * 1_000_000_000
-                           + header.stamp.nanosec)
-        p = self.params
-        if metric and p["publish_markers"] and self.pub_markers.get_subscription_count() > 0:
-            self.pub_markers.publish(markers_from_skeletons(msg, p["marker_lifetime"],
-                                                            min_confidence=p["min_joint_confidence"]))
-        if metric and p["publish_tf"] and self.tf is not None and msg.skeletons:
-            self.tf.sendTransform(transforms_from_skeletons(msg, p["tf_prefix"]))
-        if self.hri is not None:  # REP-155 expects body frames even with publish_tf off
-            hri_tfs = self.hri.publish(header, msg, people, color.shape[1], color.shape[0])
-            if metric and self.tf is not None and hri_tfs:
-                self.tf.sendTransform(hri_tfs)
-        for ev in getattr(result, "events", []) or []:
-            self.pub_actions.publish(action_event_msg(ev, header.frame_id))
-        if p["publish_debug_image"] and self.pub_debug.get_subscription_count() > 0:
-            from pose3d_ros.render import draw_skeletons_2d
-
-            overlay = draw_skeletons_2d(color, people, p["min_joint_confidence"])
-            self.pub_debug.publish(numpy_to_imgmsg(overlay, "rgb8", header))
+        self.stats.add((time.perf_counter() - t0) * 1e3, latency, getattr(result, "timings", None))
+        return len(verdict.kept)
 
     # -- health ------------------------------------------------------------------------------------------------------
-    def fps(self) -> float:
-        t = list(self._done_times)
-        if len(t) < 2 or time.monotonic() - t[-1] > 2.0:
-            return 0.0
-        return (len(t) - 1) / max(t[-1] - t[0], 1e-6)
+    def _topic_statuses(self) -> list[tuple[str, int, str, dict]]:
+        """diagnostic_updater-style ``<topic> topic status`` per input and for ``skeletons`` (empty while inactive)."""
+        if not self.subs:
+            return []
+        report = self.health.evaluate()
+        return [(f"{t.topic} topic status", t.level, t.message, t.values) for t in (*report.inputs, report.output)]
 
     def _status(self) -> tuple[int, str, dict]:
-        lat = sorted(self.latencies)
+        report = self.health.evaluate() if self.subs else None
         values: dict[str, Any] = {
             "state": self._state_machine.current_state[1] if hasattr(self, "_state_machine") else "?",
-            "fps": round(self.fps(), 2),
-            "latency_median_ms": round(1e3 * lat[len(lat) // 2], 1) if lat else "n/a",
-            "latency_p95_ms": round(1e3 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else "n/a",
+            "fps": round(self.health.fps(), 2) if self.subs else 0.0,
+            **self.stats.values(),
             "latency_note": "stamps older than the node clock: not measured (use_sim_time?)" if self.stamps.old else "",
-            "processing_ms": round(float(np.median(self.proc_ms)), 1) if self.proc_ms else "n/a",
-            "people": self.people,
+            "people": report.people if report is not None else 0,
             "backend": str(getattr(self.pipeline, "backend_name", self.params["backend"])),
+            "frame_id": self.diag.hardware_id,
             "received": self.slot.received,
             "processed": self.processed,
             "dropped_newest_only": self.slot.dropped,
             "skipped_no_subscriber": self.skipped_idle,
+            "skeletons_dropped_invalid": self.guard.dropped,
         }
-        values.update({f"stage_ms: {k}": round(float(v), 2) for k, v in self.timings.items()})
         if self.pipeline is None:
             why = "; ".join(self.problems) if self.problems else "waiting for configure/activate"
             return (ERROR if self.problems else WARN), f"not configured: {why}", values
-        if self.processed == 0:
-            return WARN, "no frame processed yet (waiting for synchronised color/camera_info" + (
-                "/depth)" if self.use_depth else ")"), values
-        return OK, f"{values['fps']} fps, {self.people} people", values
+        if report is None:
+            return WARN, "inactive: not subscribed to the inputs (activate to process)", values
+        return report.level, report.message, values
 
     def destroy_node(self) -> None:
         self._stop_worker()
