@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_vs_mediapipe import load_frames  # noqa: E402
+from pose3d_ros.core.skeleton import OPENPOSE18  # noqa: E402
 from pose3d_ros.inference.factory import create_backend  # noqa: E402
 from pose3d_ros.models.openpose import OpenPoseEstimator  # noqa: E402
 from pose3d_ros.models.registry import get_model_config, list_models, verify_checksum  # noqa: E402
@@ -36,6 +37,7 @@ from pose3d_ros.models.registry import get_model_config, list_models, verify_che
 FOOTAGE = Path(str(importlib.resources.files("pose3d_ros") / "resources" / "footage"))
 REFERENCE = ("openpose_mobilenet_thin_s6", (368, 432))
 SIZES = [(144, 192), (168, 224), (192, 256), (240, 320)]
+_NECK, _R_HIP, _L_HIP = (OPENPOSE18.index(n) for n in ("neck", "right_hip", "left_hip"))  # keypoint order
 
 
 def main() -> int:
@@ -70,11 +72,11 @@ def main() -> int:
         hits1 = hits2 = total = matched = n_ref = 0
         for kp, ref in zip(rec["kp"], ref_kp, strict=True):
             for person in ref:
-                torso = np.linalg.norm(person[1] - 0.5 * (person[8] + person[11]))
+                torso = np.linalg.norm(person[_NECK] - 0.5 * (person[_R_HIP] + person[_L_HIP]))
                 if not np.isfinite(torso):
                     continue
                 n_ref += 1
-                d = np.linalg.norm(kp[:, 1] - person[1], axis=1) if len(kp) else np.full(1, np.nan)
+                d = np.linalg.norm(kp[:, _NECK] - person[_NECK], axis=1) if len(kp) else np.full(1, np.nan)
                 if not (np.nanmin(d, initial=np.inf) < 0.5 * torso):  # this person was not found
                     continue
                 matched += 1

@@ -43,7 +43,6 @@ from pose3d_ros.actions.classifier import ActionClassifier, default_model_path  
 from pose3d_ros.actions.features import resample_track, rotation_y  # noqa: E402
 from pose3d_ros.actions.gestures import detect_gestures  # noqa: E402
 from pose3d_ros.actions.recognizer import ActionRecognizer  # noqa: E402
-from pose3d_ros.actions.synthetic import NEGATIVE_KINDS, POSITIVE_KINDS, make_sequence  # noqa: E402
 from pose3d_ros.actions.training import (  # noqa: E402
     ACTION_TEST_TAKES,
     IDLE_LABEL,
@@ -53,6 +52,7 @@ from pose3d_ros.actions.training import (  # noqa: E402
     windows_to_features,
 )
 from pose3d_ros.commands.train_actions import confusion_matrix, format_confusion  # noqa: E402
+from pose3d_ros.sim.gestures import NEGATIVE_KINDS, POSITIVE_KINDS, make_sequence  # noqa: E402
 
 
 @dataclass

@@ -11,22 +11,21 @@ distances and camera pitches. Conditions:
 (a) ground-truth 2D projections;
 (b) 2D noise of 5 / 10 / 20 px (Gaussian, per coordinate) with 20 % of the joints dropped;
 (c) simulated Kinect v1 depth (capsule body rendering, disparity noise, quantisation, holes, the sensor's 4.5 m
-    range: ``core.depth.simulate_kinect_depth``), joint depths sampled with ``core.depth.sample_joint_depth``;
+    range: ``sim.kinect_depth.simulate_kinect_depth``), joint depths sampled with ``core.depth.sample_joint_depth``;
 (d) as (c) with 5 px 2D noise;
 (e), (f) as (c), (d) with an independent depth simulator (``bench/depth_sim.py``: ray casting against swept-sphere
     bodies with their own radii and a disparity sensor model; nothing shared with the lifter's depth constants).
 
-Lifters: the default (subspace search + perspective refinement; with joint depths also the anatomical step of
-``core.bone_refinement``: bone lengths, full prior covariance, robust depth residuals, body size), the Gauss-Newton
-refinement, and ``precise_2d`` (the anatomical step and limb mirror-image choice without depth too, for precise 2D).
-Their settings were chosen on *validation* clips (run, kick, spinkick) with a prior trained without them
-(``bench/tune_refinement.py``), never on the test clips here.
+Lifters: the default (subspace search + linear perspective refinement; with joint depths also the anatomical step
+of ``core.bone_refinement``: bone lengths, full prior covariance, robust depth residuals, body size), and
+``precise_2d`` (the anatomical step and limb mirror-image choice without depth too, for precise 2D). Their settings
+were chosen on *validation* clips with a prior trained without them (``bench/tune_refinement.py``), never on the test
+clips here.
 
 The wave-1 prior (fitted on the DeepMimic body alone, ``bench/data/prior_wave1_deepmimic.npz``) runs beside the
 shipped one as ``wave-1 prior``. Baselines without the prior, in the same run: the nearest-neighbour training pose
-(every take not held out,
-mirrored too, under the best of 36 headings and a weak-perspective scale / translation fit), and for (c) plain
-back-projection of the sampled joint depths; the previous depth path (subspace lift + ``fuse_with_depth``) for
+(every take not held out, mirrored too, under the best of 36 headings and a weak-perspective scale / translation
+fit), and for (c) plain back-projection of the sampled joint depths; the subspace lift alone (no anatomical step) for
 (c)/(d). Metrics (mm): MPJPE after aligning the pelvis (root), PA-MPJPE (after a similarity Procrustes alignment)
 and, where metric position matters, the absolute camera-frame error.
 
@@ -57,16 +56,12 @@ from depth_sim import render_depth  # noqa: E402
 from metrics import mpjpe, pa_mpjpe  # noqa: E402
 
 from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
-from pose3d_ros.core.depth import (  # noqa: E402
-    JOINT_SURFACE_DEPTH_M,
-    fuse_with_depth,
-    sample_joint_depth,
-    simulate_kinect_depth,
-)
+from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, sample_joint_depth  # noqa: E402
 from pose3d_ros.core.lifting import PoseLifter  # noqa: E402
 from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y  # noqa: E402
 from pose3d_ros.data import takes as tk  # noqa: E402
 from pose3d_ros.data.augment import mirror  # noqa: E402
+from pose3d_ros.sim.kinect_depth import simulate_kinect_depth  # noqa: E402
 
 WAVE1_PRIOR = Path(__file__).resolve().parent / "data" / "prior_wave1_deepmimic.npz"
 UNSEEN_BODIES = ("boxing_toes", "vicon_fencing")  # subjects with a single take: held out = a body never seen
@@ -191,8 +186,7 @@ def run_accuracy(lifters: dict[str, PoseLifter], subspace: PoseLifter, nn: Neare
         rows.extend(summarise(name, "prior lifting with joint depths (default: + anatomical refinement)", res_d.poses,
                               sub, res_d.valid, sub_groups))
         res_s = subspace.lift(uv, ones, cam, joint_depth=centre_z)
-        fused = np.stack([fuse_with_depth(res_s.poses[i], uv[i], zs[i], cam, ones[i])[0] for i in range(len(sub))])
-        rows.extend(summarise(name, "subspace lift with joint depths + fuse_with_depth (no anatomical step)", fused,
+        rows.extend(summarise(name, "subspace lift with joint depths (no anatomical step)", res_s.poses,
                               sub, res_s.valid, sub_groups))
         if name.startswith("(c)"):
             for dist in np.unique(nominal):
@@ -297,7 +291,6 @@ def main(argv: list[str] | None = None) -> int:
     cam = PinholeCamera.default(640, 480)
     lifters = {
         "prior lifting (default)": PoseLifter(prior),
-        "prior lifting, Gauss-Newton refinement": PoseLifter(prior, refine="gauss-newton"),
         "prior lifting, precise_2d (anatomical step without depth)": PoseLifter(prior, precise_2d=True),
     }
     if args.baseline_prior:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Do the 3D-prior stages (lift -> project -> projected belief maps -> fusion -> decode) help?
 
-Held-out 3D poses (DeepMimic ``walk``, ``punch``, ``dance_b``: never seen by the shipped prior) are placed in
-front of the default 640x480 camera (random yaw, 2.5-4 m), projected, and turned into what the 2D network and its
+Held-out 3D poses (the DeepMimic takes of ``pose3d_ros.data.takes.TEST_TAKES``: ``deepmimic_walk``,
+``deepmimic_punch``, ``deepmimic_dance_b``, never seen by the shipped prior) are placed in front of the default 640x480
+camera (random yaw, 2.5-4 m), projected, and turned into what the 2D network and its
 grouping would give on a hard frame:
 
 * ``noisy``: every joint displaced by Gaussian noise (``--noise-px``); the CNN heatmap peaks sit at the noisy
@@ -38,17 +39,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from metrics import pa_error  # noqa: E402
+from metrics import n_mpjpe, pa_error  # noqa: E402
 
 from pose3d_ros.core.belief_maps import render_belief_maps  # noqa: E402
 from pose3d_ros.core.camera import PinholeCamera  # noqa: E402
 from pose3d_ros.core.lifting import PoseLifter  # noqa: E402
 from pose3d_ros.core.prior import load_default_prior  # noqa: E402
 from pose3d_ros.core.skeleton import OPENPOSE18, POSE3D16  # noqa: E402
-from pose3d_ros.data.deepmimic import load_mocap_clips  # noqa: E402
+from pose3d_ros.data import takes as tk  # noqa: E402
 from pose3d_ros.models.cpm_stages import SHARED_JOINTS, PriorStages, StageParams  # noqa: E402
 
-HELD_OUT = ("walk", "punch", "dance_b")
+#: the DeepMimic test takes, in TEST_TAKES order (the bench's poses are drawn from their concatenation): the real
+#: mocap test takes are other bodies and motions, left to bench_lifting.py
+HELD_OUT = tuple(name for name in tk.TEST_TAKES if name.startswith("deepmimic_"))
 CELL_PX = 5.0  # image pixels per map cell (192x256 input on 640x480, x4 upsampling)
 LIMBS = np.array([POSE3D16.index(n) for n in POSE3D16.names
                   if n.split("_")[-1] in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")])
@@ -105,13 +108,6 @@ def make_case(pose: np.ndarray, cam: PinholeCamera, kind: str, rng, noise_px: fl
     return true16, kp, conf, heat
 
 
-def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    p = pred - pred[0]
-    g = gt - gt[0]
-    s = (p * g).sum() / max((p * p).sum(), 1e-12)
-    return float(np.linalg.norm(s * p - g, axis=1).mean())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--poses", type=int, default=150)
@@ -124,8 +120,8 @@ def main() -> int:
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    clips = load_mocap_clips()
-    pool = np.concatenate([clips[c] for c in HELD_OUT if c in clips])
+    takes = {t.name: t for t in tk.deepmimic_takes()}
+    pool = np.concatenate([takes[name].joints for name in HELD_OUT])
     idx = rng.choice(len(pool), args.poses, replace=len(pool) < args.poses)
     cam = PinholeCamera.default(640, 480)
     poses = []
@@ -149,7 +145,7 @@ def main() -> int:
                     res = stages.run(kp[None], conf[None], heat, cam, to_map, to_image)
                     ms.append((time.perf_counter() - t) * 1e3)
                     err2d.append(np.linalg.norm(res.pixels[0, LIMBS] - true16[LIMBS], axis=1))
-                    e3n.append(n_mpjpe(res.poses[0], pose))
+                    e3n.append(float(n_mpjpe(res.poses[:1], pose[None])[0]))
                     e3pa.append(pa_error(res.poses[0], pose))
                 e2 = np.concatenate(err2d)
                 rows.append({"case": kind, "n_stages": n_st, "fusion_weight": weight if n_st else None,

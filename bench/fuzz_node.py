@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from pose3d_ros.core.output_guard import OutputGuard
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -49,11 +50,9 @@ FOOTAGE = REPO / "pose3d_ros" / "resources" / "footage" / "basketball1.png"
 #: Control of Human Movement", segment lengths as fractions of a 1.75 m height) x 0.4 (a 1 m child is ~0.55) to x 2.
 _ADULT = {"spine": 0.25, "neck": 0.25, "head": 0.20, "shoulder": 0.18, "elbow": 0.30, "wrist": 0.26, "hip": 0.09,
           "knee": 0.43, "ankle": 0.43}
-BONES = [(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (2, 7), (7, 8), (8, 9), (0, 10), (10, 11), (11, 12),
-         (0, 13), (13, 14), (14, 15)]
-_CHILD_KIND = {1: "spine", 2: "neck", 3: "head", 4: "shoulder", 5: "elbow", 6: "wrist", 7: "shoulder", 8: "elbow",
-               9: "wrist", 10: "hip", 11: "knee", 12: "ankle", 13: "hip", 14: "knee", 15: "ankle"}
-BONE_RANGE_M = np.array([(0.4 * _ADULT[_CHILD_KIND[c]], 2.0 * _ADULT[_CHILD_KIND[c]]) for _, c in BONES])
+BONES = POSE3D16.bones
+_CHILD_KIND = [POSE3D16.names[c].split("_")[-1] for _, c in BONES]  # a bone by its child joint, side dropped
+BONE_RANGE_M = np.array([(0.4 * _ADULT[k], 2.0 * _ADULT[k]) for k in _CHILD_KIND])
 MAX_RANGE_M = 20.0
 STAMP_STEP_S = 0.2
 
@@ -68,7 +67,7 @@ def absurd_reason(joints: np.ndarray) -> str:
             return "z<=0"
         if (np.linalg.norm(joints, axis=1) > MAX_RANGE_M).any():
             return f">{MAX_RANGE_M:g}m"
-    lengths = np.linalg.norm(joints[[c for _, c in BONES]] - joints[[p for p, _ in BONES]], axis=1)
+    lengths = bone_lengths(joints)
     if ((lengths < BONE_RANGE_M[:, 0]) | (lengths > BONE_RANGE_M[:, 1])).any():
         return "bone_length"
     return ""

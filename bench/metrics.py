@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mpjpe", "pa_mpjpe", "pa_error", "root_relative_error", "match_people"]
+__all__ = ["mpjpe", "n_mpjpe", "pa_mpjpe", "pa_error", "root_relative_error", "match_people"]
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-pose mean joint error after aligning the pelvis (joint 0); ``(N, J, 3)`` each -> ``(N,)``."""
     return np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(1)
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pose mean joint error after aligning the pelvis and the best scale of ``pred`` (N-MPJPE: monocular scale
+    is not observable); ``(N, J, 3)`` each -> ``(N,)``."""
+    p, g = pred - pred[:, :1], gt - gt[:, :1]
+    s = (p * g).sum((1, 2)) / np.maximum((p * p).sum((1, 2)), 1e-12)
+    return np.linalg.norm(s[:, None, None] * p - g, axis=-1).mean(1)
 
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -33,8 +33,9 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("namespace", default_value="camera",
                               description="namespace of the node (relative topics resolve there)"),
-        DeclareLaunchArgument("backend", default_value="onnxruntime",
-                              description="inference backend: onnxruntime | tensorrt (falls back to CPU)"),
+        DeclareLaunchArgument("backend", default_value="cpu",
+                              description="inference backend: cpu | cuda | tensorrt | ort-tensorrt "
+                                          "(GPU ones fall back to CPU)"),
         DeclareLaunchArgument("model", default_value="", description="2D model name or ONNX path ('' = default)"),
         DeclareLaunchArgument("use_depth", default_value="true", description="use the registered depth image"),
         DeclareLaunchArgument("qos", default_value="sensor_data",

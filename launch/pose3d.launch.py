@@ -41,8 +41,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="playback: rosbag2 bag, recording directory, video or image "
                                           "('' = embedded footage)"),
         DeclareLaunchArgument("model", default_value="", description="2D model name or ONNX path ('' = default)"),
-        DeclareLaunchArgument("inference_backend", default_value="onnxruntime",
-                              description="inference backend: onnxruntime | tensorrt (falls back to CPU)"),
+        DeclareLaunchArgument("inference_backend", default_value="cpu",
+                              description="inference backend: cpu | cuda | tensorrt | ort-tensorrt "
+                                          "(GPU ones fall back to CPU)"),
         DeclareLaunchArgument("namespace", default_value="camera", description="namespace of all topics"),
         DeclareLaunchArgument("use_depth", default_value="true", description="publish and use registered depth"),
         DeclareLaunchArgument("qos", default_value="sensor_data", description="image QoS: sensor_data | reliable"),

@@ -3,7 +3,7 @@
 RGB (+ depth) -> 2D front end (ONNX, :mod:`pose3d_ros.inference`): the top-down BlazePose landmarker on
 tracker/detector-driven person crops (:mod:`pose3d_ros.models.top_down`) or bottom-up OpenPose grouping
 (:mod:`pose3d_ros.models.bottom_up`) -> 3D-prior stages and final lift (:mod:`pose3d_ros.models.cpm_stages`) ->
-depth fusion -> tracking (:class:`pose3d_ros.core.tracking.Tracker`) -> actions
+tracking (:class:`pose3d_ros.core.tracking.Tracker`) -> actions
 (``pose3d_ros.actions.recognizer``, when available), with per-stage timings in milliseconds.
 
 Every input is checked first: a malformed frame raises :class:`ValueError` naming the problem, never a crash deep in
@@ -35,7 +35,7 @@ from .models.movenet import MoveNetDetector
 from .models.openpose import DecoderParams, OpenPoseEstimator
 from .models.registry import ModelConfig, resolve_model, verify_checksum
 from .models.top_down import TopDownFrontEnd, TopDownParams
-from .pipeline_config import BACKEND_DEVICES, PipelineConfig
+from .pipeline_config import PipelineConfig
 from .settings import known_keys_only
 
 __all__ = ["Frame", "PipelineConfig", "PersonResult", "FrameResult", "Pose3DPipeline", "MAX_IMAGE_PIXELS",
@@ -246,7 +246,7 @@ class Pose3DPipeline:
             self.frontend = self._bottom_up(self.model_config, backend,
                                             roi_tracking=config.tracking and config.roi_tracking)
         self.prior = prior if prior is not None else PosePrior.load(config.prior_path or default_prior_path())
-        self.lifter = PoseLifter(self.prior, n_rotations=int(config.n_rotations), anatomical=config.refinement_params())
+        self.lifter: PoseLifter = config.make_lifter(self.prior)  # `lifter` settings; bad values name lifter.<key>
         # Top-down (BlazePose) people skip the fusion stages unless asked: measured on the real-video validation
         # set (first half), a stage moved BlazePose's 2D 0.6 px away from the reference and changed its 3D by
         # 0.2 mm, for 2.4 ms (pipeline_config.py, ``stages``).
@@ -273,7 +273,7 @@ class Pose3DPipeline:
         # TensorRT optimisation profile = the input shapes this pipeline feeds the model (fixed crops, or frame-shaped
         # inputs at its pixel budget); `pose3d-ros build-engine` computes the same, so the node finds its engine.
         profile = profile_for(model, pipeline_input_sizes(self.config, model, detector=model is not self.model_config))
-        return create_backend(path, device=BACKEND_DEVICES[self.config.backend], threads=int(self.config.threads),
+        return create_backend(path, device=self.config.backend, threads=int(self.config.threads),
                               fallback_to_cpu=self.config.fallback_to_cpu, logger=_LOG, profile_shapes=profile)
 
     def _bottom_up(self, model: ModelConfig, backend, roi_tracking: bool, pixels: int | None = None,

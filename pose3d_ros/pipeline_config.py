@@ -3,27 +3,50 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.bone_refinement import BoneRefinementParams
+from .inference.factory import DEPRECATED_DEVICES, DEVICES
 from .models.blazepose import BlazePoseParams
 from .models.cpm_stages import StageParams
 from .models.frontend import DEFAULT_INPUT_PIXELS
 from .models.movenet import MoveNetParams
 from .models.openpose import DecoderParams
 from .models.top_down import TopDownParams
+from .param_spec import unknown_names
 from .settings import known_keys_only
 
-__all__ = ["PipelineConfig", "BACKEND_DEVICES", "OPENPOSE_DETECTOR_DEFAULTS"]
+if TYPE_CHECKING:
+    from .core.lifting import PoseLifter
+    from .core.prior import PosePrior
+
+__all__ = ["PipelineConfig", "OPENPOSE_DETECTOR_DEFAULTS", "lifter_parameters"]
 
 #: OpenPose as a person detector: permissive grouping (the landmarker's presence flag rejects non-people).
 OPENPOSE_DETECTOR_DEFAULTS = {"thresh_human_score": 0.1, "thresh_part_count": 3}
 
-#: Pipeline backend name -> inference device (:func:`pose3d_ros.inference.factory.create_backend`).
-BACKEND_DEVICES = {"onnxruntime": "cpu", "cpu": "cpu", "cuda": "cuda", "tensorrt": "tensorrt",
-                   "ort-tensorrt": "ort-tensorrt"}
+#: The pipeline's rotation hypotheses when neither ``n_rotations`` nor ``lifter.n_rotations`` is set.
+DEFAULT_N_ROTATIONS = 12
+
+#: PoseLifter arguments that ``lifter`` may not set -> the setting that configures them.
+_LIFTER_ELSEWHERE = {"prior": "prior_path", "anatomical": "refinement", "depth_noise": "refinement.depth"}
+
+
+def lifter_parameters() -> list[str]:
+    """The :class:`~pose3d_ros.core.lifting.PoseLifter` keyword arguments that ``lifter`` may set.
+
+    Read from its signature at each call (never hard-coded: the lifter's parameters change with it), less those
+    configured elsewhere (:data:`_LIFTER_ELSEWHERE`).
+    """
+    from .core.lifting import PoseLifter
+
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    params = list(inspect.signature(PoseLifter.__init__).parameters.values())[1:]  # without self
+    return [p.name for p in params if p.kind in kinds and p.name not in _LIFTER_ELSEWHERE]
 
 
 @dataclasses.dataclass
@@ -54,7 +77,9 @@ class PipelineConfig:
     landmarker : dict
         :class:`pose3d_ros.models.blazepose.BlazePoseParams` overrides.
     backend : str
-        ``onnxruntime``/``cpu``, ``cuda``, ``tensorrt`` or ``ort-tensorrt``.
+        Inference device, one of :data:`pose3d_ros.inference.factory.DEVICES`: ``cpu`` (default), ``cuda``,
+        ``tensorrt`` or ``ort-tensorrt``. The old name ``onnxruntime`` is read as ``cpu`` with a
+        ``DeprecationWarning``.
     threads : int
         ONNX Runtime intra-op threads.
     fallback_to_cpu : bool
@@ -68,8 +93,15 @@ class PipelineConfig:
         metric 3D, blended by ``cnn_3d_weight``, already does what the stage did for OpenPose).
     prior_path : str or None
         Pose prior ``.npz`` (None = the shipped one).
-    n_rotations : int
-        Rotation hypotheses of the lifting search.
+    n_rotations : int or None
+        Rotation hypotheses of the lifting search; None = ``lifter.n_rotations`` when given, else 12. Setting both
+        is refused.
+    lifter : dict
+        :class:`pose3d_ros.core.lifting.PoseLifter` keyword overrides (``noise_px``, ``n_candidates``,
+        ``adaptive_noise``, ``n_search``, ``min_joints``, ``temporal_sigma_m``, ``precise_2d``...), e.g.
+        ``{"noise_px": 3.0}``. Keys are checked against PoseLifter's signature (:func:`lifter_parameters`); its
+        ``prior``, ``anatomical`` and ``depth_noise`` come from ``prior_path``, ``refinement`` and
+        ``refinement.depth``. Values are checked by PoseLifter when the pipeline is built (:meth:`make_lifter`).
     refinement : dict or None
         :class:`pose3d_ros.core.bone_refinement.BoneRefinementParams` overrides for the anatomical step that fits
         every joint to its depth (bone lengths, full prior covariance, robust depth loss); None turns the step off
@@ -106,13 +138,14 @@ class PipelineConfig:
     input_pixels: int = DEFAULT_INPUT_PIXELS
     top_down: dict = dataclasses.field(default_factory=dict)
     landmarker: dict = dataclasses.field(default_factory=dict)
-    backend: str = "onnxruntime"
+    backend: str = "cpu"
     threads: int = 2
     fallback_to_cpu: bool = True
     decoder: dict = dataclasses.field(default_factory=dict)
     stages: dict = dataclasses.field(default_factory=dict)
     prior_path: str | None = None
-    n_rotations: int = 12
+    n_rotations: int | None = None
+    lifter: dict = dataclasses.field(default_factory=dict)
     refinement: dict | None = dataclasses.field(default_factory=dict)
     use_depth: bool = True
     tracking: bool = True
@@ -126,8 +159,13 @@ class PipelineConfig:
     roi_margin: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKEND_DEVICES:
-            raise ValueError(f"backend must be one of {sorted(BACKEND_DEVICES)}, got {self.backend!r}")
+        if self.backend in DEPRECATED_DEVICES:
+            new = DEPRECATED_DEVICES[self.backend]
+            warnings.warn(f"pipeline backend {self.backend!r} is deprecated: write `{new}` (the same device)",
+                          DeprecationWarning, stacklevel=3)  # the caller of the dataclass __init__
+            self.backend = new
+        if self.backend not in DEVICES:
+            raise ValueError(f"backend must be one of {list(DEVICES)}, got {self.backend!r}")
         if int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if int(self.full_frame_interval) < 1 or not self.roi_margin >= 0:
@@ -143,7 +181,8 @@ class PipelineConfig:
         for name in ("input_pixels", "detector_pixels"):
             if not 1024 <= int(getattr(self, name)) <= 4096 * 4096:
                 raise ValueError(f"{name} must be in [1024, 16777216], got {getattr(self, name)}")
-        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_params"):
+        for name in ("decoder", "stages", "tracker", "action_config", "top_down", "landmarker", "detector_params",
+                     "lifter"):
             value = getattr(self, name)
             if value is None:
                 setattr(self, name, {})
@@ -158,12 +197,72 @@ class PipelineConfig:
         TopDownParams(**known_keys_only(TopDownParams, self.top_down, "top_down settings"))
         BlazePoseParams(**known_keys_only(BlazePoseParams, self.landmarker, "landmarker settings"))
         self.refinement_params()
+        self.lifter_settings()
 
     def refinement_params(self) -> BoneRefinementParams | None:
         """The anatomical step's settings (None = off)."""
         if self.refinement is None:
             return None
         return BoneRefinementParams(**known_keys_only(BoneRefinementParams, self.refinement, "refinement settings"))
+
+    def lifter_settings(self) -> dict[str, Any]:
+        """The PoseLifter keyword arguments: ``lifter``, with ``n_rotations`` from either place.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``lifter`` key (naming the closest known one), one configured elsewhere, or
+            ``n_rotations`` given both at the top level and in ``lifter``.
+        """
+        known = lifter_parameters()
+        for key in self.lifter:
+            if key in _LIFTER_ELSEWHERE:
+                raise ValueError(f"lifter.{key} is not a lifter setting here: set it with `{_LIFTER_ELSEWHERE[key]}`")
+        unknown = unknown_names([str(k) for k in self.lifter], known)
+        if unknown:
+            names = ", ".join(f"{name!r}" + (f" (did you mean {close!r}?)" if close else "") for name, close in unknown)
+            raise ValueError(f"unknown lifter settings {names}; known: {sorted(known)}")
+        if self.n_rotations is not None and "n_rotations" in self.lifter:
+            raise ValueError(f"n_rotations is set twice, as n_rotations ({self.n_rotations}) and as "
+                             f"lifter.n_rotations ({self.lifter['n_rotations']}): keep one")
+        if self.n_rotations is not None and "n_rotations" not in known:  # never dropped silently
+            raise ValueError(f"n_rotations is not a PoseLifter parameter (any more); known: {sorted(known)}")
+        settings = dict(self.lifter)
+        if "n_rotations" in known and "n_rotations" not in settings:
+            settings["n_rotations"] = DEFAULT_N_ROTATIONS if self.n_rotations is None else self.n_rotations
+        return settings
+
+    def make_lifter(self, prior: PosePrior) -> PoseLifter:
+        """The pipeline's :class:`~pose3d_ros.core.lifting.PoseLifter` on ``prior``.
+
+        Raises
+        ------
+        ValueError
+            A value PoseLifter refuses, naming the setting (``lifter.<key>`` or ``n_rotations``) and its reason.
+        """
+        from .core.lifting import PoseLifter
+
+        settings, anatomical = self.lifter_settings(), self.refinement_params()
+        try:
+            return PoseLifter(prior, anatomical=anatomical, **settings)
+        except (ValueError, TypeError) as exc:
+            error = exc
+        try:  # the lifter's own defaults failing is not the settings' fault (e.g. an unusable prior)
+            PoseLifter(prior, anatomical=anatomical)
+        except (ValueError, TypeError):
+            raise error from None
+        given = {k: f"lifter.{k}" for k in self.lifter}
+        if self.n_rotations is not None and "n_rotations" in settings:
+            given["n_rotations"] = "n_rotations"
+        # Each given setting alone, so the message names the culprit whatever PoseLifter's wording is.
+        culprits = []
+        for key, label in given.items():
+            try:
+                PoseLifter(prior, anatomical=anatomical, **{key: settings[key]})
+            except (ValueError, TypeError):
+                culprits.append(label)
+        names = ", ".join(culprits or given.values())  # none alone: the combination
+        raise ValueError(f"pipeline setting {names} refused by PoseLifter: {error}") from error
 
     def detector_family(self) -> str:
         """``movenet`` or ``openpose``: the family of ``detector`` (an ``.onnx`` path is OpenPose-family)."""

@@ -34,14 +34,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pose3d_ros.core.skeleton import BLAZEPOSE33  # noqa: E402
+from pose3d_ros.core.skeleton import BLAZEPOSE33, POSE3D16  # noqa: E402
 from pose3d_ros.data import multiview as mv  # noqa: E402
 from pose3d_ros.data.realval import default_cache_dir, extract_multiperson  # noqa: E402
 
 LOG = logging.getLogger("build_realval")
-TORSO = [11, 12, 23, 24]  # BlazePose shoulders and hips
-OP_TORSO = [4, 7, 10, 13]  # the same joints in pose3d16 (the OpenPose pipeline's output layout)
-EARS = [7, 8]
+_TORSO_NAMES = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+TORSO = [BLAZEPOSE33.index(n) for n in _TORSO_NAMES]  # BlazePose shoulders and hips
+OP_TORSO = [POSE3D16.index(n) for n in _TORSO_NAMES]  # the same joints in pose3d16 (the OpenPose pipeline's output)
+EARS = [BLAZEPOSE33.index("left_ear"), BLAZEPOSE33.index("right_ear")]
 MAX_DET = 4
 
 

@@ -346,7 +346,6 @@ def blazepose_entry(path: Path, variant: str, max_diff: dict[str, float]) -> dic
         "outputs": {role: role for role in ("landmarks", "pose_flag", "heatmaps", "world_landmarks", "segmentation")},
         "flag_is_logit": False,
         "heatmap_channels": 39,
-        "num_landmarks": 39,
     }
 
 

@@ -26,12 +26,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pose3d_ros.core.skeleton import bone_lengths  # noqa: E402
 from pose3d_ros.data import deepmimic as dm  # noqa: E402
+from pose3d_ros.data.holosoma import RIGID_BONES  # noqa: E402  (limbs and hip half-widths)
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "pose3d_ros" / "resources" / "mocap"
-BONES = [(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (2, 7), (7, 8), (8, 9),
-         (0, 10), (10, 11), (11, 12), (0, 13), (13, 14), (14, 15)]  # fmt: skip
-RIGID_BONES = [(4, 5), (5, 6), (7, 8), (8, 9), (0, 10), (10, 11), (11, 12), (0, 13), (13, 14), (14, 15)]
 
 
 def check_against_pybullet(frames: np.ndarray, joints: np.ndarray, step: int = 5) -> float:
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in files.items():
         frames, rate = dm.read_motion_file(path)
         joints = dm.frames_to_pose3d16(frames)
-        lengths = np.stack([np.linalg.norm(joints[:, a] - joints[:, b], axis=-1) for a, b in RIGID_BONES], 1)
+        lengths = bone_lengths(joints)[:, list(RIGID_BONES)]
         spread = float((lengths.max(0) - lengths.min(0)).max())
         if spread > 1e-5:
             raise RuntimeError(f"{name}: rigid bone lengths vary by {spread:.2e} m: FK is wrong")

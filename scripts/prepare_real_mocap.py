@@ -13,8 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths
 from pose3d_ros.data import takes as tk
 from pose3d_ros.data.mocap import MocapTake
+
+#: the left thigh and shin (bones end at their child joint, in ``POSE3D16.bones`` order)
+_LEFT_LEG = tuple(i for i, (_, c) in enumerate(POSE3D16.bones) if POSE3D16.names[c] in ("left_knee", "left_ankle"))
 
 CMU_LICENCE = ("CMU Graphics Lab Motion Capture Database, cgspeed BVH conversion (B. Hahne): \"free for use in "
                "research and commercial projects worldwide\"; no added restrictions (`01_nn.bvh.source.txt`)")
@@ -82,7 +86,7 @@ def write_real_mocap(out_dir: Path, assimp: Path, holosoma_wheel: Path | None) -
     out = out_dir / "real_mocap_pose3d16.npz"
     tk.save_takes(out, kept)
     role = {n: "test" for n in tk.TEST_TAKES} | {n: "validation" for n in tk.VALIDATION_TAKES}
-    bones = {t.subject: np.median(np.linalg.norm(t.joints[:, [11, 12]] - t.joints[:, [10, 11]], axis=-1), 0)
+    bones = {t.subject: np.median(bone_lengths(t.joints)[:, list(_LEFT_LEG)], 0)
              for t in kept}
     lines = [
         "# Real motion capture as pose3d16 takes", "",

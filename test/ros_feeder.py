@@ -1,17 +1,20 @@
 """A camera stand-in for the DDS tests of the inference node's health and output guard (run as a script).
 
-    ros_feeder.py MODE IMAGE [--ns NS] [--node NAME] [--driver NAME] [--frame-id ID] [--driver-pid PID] [--timeout S]
+    ros_feeder.py MODE IMAGE [--ns NS] [--node NAME] [--driver NAME] [--frame-id ID] [--driver-pid PID]
+                  [--signal SIGSTOP|SIGKILL] [--sim-start T] [--depth-mm MM] [--timeout S]
 
-Publishes ``<ns>/color/image_raw``, ``color/camera_info`` and ``depth_registered/image_raw`` (3.5 m flat depth) at
-10 Hz in the way MODE says, watches ``/diagnostics`` (the statuses of node NAME and driver NAME only: a test-unique
-namespace and node name keep a stray node in the same domain out), ``<ns>/skeletons`` and ``/tf`` and prints one
-``RESULT {json}`` line. Every wait is for a condition with a deadline. Modes:
+Publishes ``<ns>/color/image_raw``, ``color/camera_info`` and ``depth_registered/image_raw`` (flat, ``--depth-mm``,
+3.5 m unless told) at 10 Hz in the way MODE says, watches ``/diagnostics`` (the statuses of node NAME and driver NAME
+only: a test-unique namespace and node name keep a stray node in the same domain out), ``<ns>/skeletons`` and ``/tf``
+and prints one ``RESULT {json}`` line. Every wait is for a condition with a deadline. Modes:
 
 no_info      colour + depth, never camera_info, until the node's summary names camera_info
 offset       all three at 5 Hz, depth stamped 0.5 s before colour, until the summary names the offset
 color_stops  all three until the summary is OK, then info + depth only until it names color/image_raw
-freeze       publish nothing; wait for OK (a real driver feeds the node), SIGSTOP --driver-pid until the summary
-             says all inputs are silent, then SIGCONT
+freeze       publish nothing; wait for OK (a real driver feeds the node), send --signal (SIGSTOP or SIGKILL) to
+             --driver-pid, wait until the summary says all inputs are silent, then SIGCONT a stopped driver
+sim_clock    publish rosgraph_msgs/Clock on /clock from --sim-start s at real rate (100 Hz) and frames stamped 0.05 s
+             behind it, once the node's diagnostics run on some clock, until a summary counts 5 processed frames
 bad_frames   colour in an unsupported encoding: every frame fails; until 5 arrays and the reason came back
 frames       good frames with --frame-id until 5 arrays with people came back (or the timeout)
 """
@@ -29,6 +32,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -38,10 +42,12 @@ from pose3d_ros.ros.conversions import camera_info_from_camera, sec_to_stamp
 from pose3d_ros.ros.imports import HAVE_TF2_MSGS, numpy_to_imgmsg
 
 PERIOD = 0.1
+#: how far the frames of sim_clock are stamped behind the simulated time (s)
+SIM_LAG = 0.05
 
 
 class Feeder:
-    def __init__(self, image: str, frame_id: str, ns: str, node: str, driver: str) -> None:
+    def __init__(self, image: str, frame_id: str, ns: str, node: str, driver: str, depth_mm: int = 3500) -> None:
         from pose3d_ros.msg import Skeleton3DArray  # after pose3d_ros.ros made it importable
 
         self.node = rclpy.create_node("feeder", namespace=ns)
@@ -54,7 +60,7 @@ class Feeder:
         rgb = cv2.cvtColor(cv2.imread(image), cv2.COLOR_BGR2RGB)
         self.msgs = {"color": numpy_to_imgmsg(rgb, "rgb8"),
                      "info": camera_info_from_camera(PinholeCamera.default(rgb.shape[1], rgb.shape[0])),
-                     "depth": numpy_to_imgmsg(np.full(rgb.shape[:2], 3500, np.uint16), "16UC1")}
+                     "depth": numpy_to_imgmsg(np.full(rgb.shape[:2], depth_mm, np.uint16), "16UC1")}
         self.summaries: list[dict] = []  # the pose3d node's summary status, in arrival order
         self.topics: dict[str, dict] = {}  # latest topic status per name
         self.driver: dict = {}
@@ -63,6 +69,9 @@ class Feeder:
         self.sent: list[list[int]] = []
         self.base: float | None = None
         self.k = 0
+        #: (monotonic time, simulated time) at which /clock started; None = stamps from the wall clock
+        self.sim_origin: tuple[float, float] | None = None
+        self.clock_pub = None
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.on_diag, 50)
         self.node.create_subscription(Skeleton3DArray, "skeletons", self.on_array, 50)
         if HAVE_TF2_MSGS:
@@ -73,6 +82,7 @@ class Feeder:
     def on_diag(self, m: DiagnosticArray) -> None:
         for s in m.status:
             entry = {"t": time.monotonic(), "level": s.level[0], "name": s.name, "message": s.message,
+                     "clock": m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec,  # the publisher's clock
                      "hardware_id": s.hardware_id, "values": {kv.key: kv.value for kv in s.values}}
             if s.name == f"{self.node_name}: pose3d":
                 self.summaries.append(entry)
@@ -92,6 +102,17 @@ class Feeder:
             if t.child_frame_id.startswith("body_"):
                 self.tf_parents.add(t.header.frame_id)
 
+    def start_sim_clock(self, start: float) -> None:
+        """Publish /clock from ``start`` s at real rate from now on (a timer, served by :meth:`spin`)."""
+        self.clock_pub = self.node.create_publisher(Clock, "/clock", 10)
+        self.sim_origin = (time.monotonic(), start)
+        self.node.create_timer(0.01, lambda: self.clock_pub.publish(Clock(clock=sec_to_stamp(self.sim_now()))))
+
+    def sim_now(self) -> float:
+        """The simulated time (s)."""
+        t_mono, start = self.sim_origin
+        return start + time.monotonic() - t_mono
+
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -103,10 +124,12 @@ class Feeder:
             self.spin(0.1)
 
     def send(self, which=("info", "depth", "color"), depth_offset: float = 0.0, period: float = PERIOD) -> None:
-        """One frame; stamps lie on a grid of ``period`` (so an offset of 0.5 s at 5 Hz can never pair)."""
+        """One frame; stamps lie on a grid of ``period`` (so an offset of 0.5 s at 5 Hz can never pair), or
+        ``SIM_LAG`` behind the simulated time once :meth:`start_sim_clock` ran."""
         if self.base is None:
             self.base = time.time()
-        stamp = self.base + period * self.k
+        # simulated stamps follow the published /clock, not a grid: their lag behind the node's clock stays SIM_LAG
+        stamp = self.sim_now() - SIM_LAG if self.sim_origin else self.base + period * self.k
         self.k += 1
         for k in which:
             m = self.msgs[k]
@@ -140,11 +163,16 @@ def main() -> int:
     ap.add_argument("--node", default="pose3d_node")
     ap.add_argument("--driver", default="kinect_driver")
     ap.add_argument("--driver-pid", type=int, default=0)
+    ap.add_argument("--signal", choices=("SIGSTOP", "SIGKILL"), default="SIGSTOP", help="freeze: what the driver gets")
+    ap.add_argument("--sim-start", type=float, default=5000.0, help="sim_clock: the first /clock time, s")
+    ap.add_argument("--depth-mm", type=int, default=3500, help="the flat depth image, mm")
     ap.add_argument("--timeout", type=float, default=30.0)
     a = ap.parse_args()
     rclpy.init()
-    f = Feeder(a.image, a.frame_id, a.ns, a.node, a.driver)
+    f = Feeder(a.image, a.frame_id, a.ns, a.node, a.driver, a.depth_mm)
     out: dict = {"mode": a.mode}
+    if a.mode == "sim_clock":
+        f.start_sim_clock(a.sim_start)  # before anything else: a sim-time node's clock (and diagnostics) waits for it
     if a.mode != "freeze":
         f.wait_matched()
     t0 = time.monotonic()
@@ -165,16 +193,25 @@ def main() -> int:
             f.spin(0.1)
         out["healthy"] = bool(f.summary_since(0.0, lambda s: s["level"] == 0))
         out["driver_healthy"] = dict(f.driver)
-        os.kill(a.driver_pid, signal.SIGSTOP)
+        os.kill(a.driver_pid, getattr(signal, a.signal))
         t0 = time.monotonic()
         end = t0 + a.timeout
         while not f.summary_since(t0, lambda s: "all inputs silent" in s["message"]) and time.monotonic() < end:
             f.spin(0.1)
-        os.kill(a.driver_pid, signal.SIGCONT)
+        if a.signal == "SIGSTOP":
+            os.kill(a.driver_pid, signal.SIGCONT)
     elif a.mode == "bad_frames":
         f.msgs["color"].encoding = "bayer_grbg8"
         f.stream(lambda: len(f.arrays) >= 5 and f.summary_since(t0, lambda s: "bayer_grbg8" in s["message"]),
                  a.timeout)
+    elif a.mode == "sim_clock":
+        # a summary stamped > 0: the node's clock runs (a sim-time node's only once /clock reached it)
+        end = time.monotonic() + a.timeout
+        while not f.summary_since(0.0, lambda s: s["clock"] > 0) and time.monotonic() < end:
+            f.spin(0.1)
+        t0 = time.monotonic()
+        f.stream(lambda: f.summary_since(t0, lambda s: int(s["values"].get("processed", 0)) >= 5), a.timeout)
+        f.spin(0.5)  # the arrays of the frames in flight
     elif a.mode == "frames":
         f.stream(lambda: sum(1 for x in f.arrays if x["n"]) >= 5, a.timeout)
         f.spin(0.5)

@@ -13,8 +13,8 @@ from pose3d_ros.actions.features import (
     rotation_y,
     window_features,
 )
-from pose3d_ros.actions.synthetic import make_sequence
 from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.sim.gestures import make_sequence
 
 
 @pytest.fixture

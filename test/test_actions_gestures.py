@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from pose3d_ros.actions.gestures import detect_gestures, direction_changes
-from pose3d_ros.actions.synthetic import NEGATIVE_KINDS, make_sequence
+from pose3d_ros.sim.gestures import NEGATIVE_KINDS, make_sequence
 
 
 def _fired(seq, step=2):

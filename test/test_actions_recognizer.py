@@ -7,9 +7,9 @@ import pytest
 
 from pose3d_ros.actions.classifier import ActionClassifier, ModelFormatError
 from pose3d_ros.actions.recognizer import ActionRecognizer, Debouncer, RecognizerConfig
-from pose3d_ros.actions.synthetic import make_sequence
 from pose3d_ros.core.tracking import Track
 from pose3d_ros.data.deepmimic import load_mocap_clips, load_mocap_fps
+from pose3d_ros.sim.gestures import make_sequence
 
 
 def real_track(tid: int, pose: np.ndarray, misses: int = 0) -> Track:

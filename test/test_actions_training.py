@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from pose3d_ros.actions.classifier import ActionClassifier
-from pose3d_ros.actions.synthetic import make_sequence
 from pose3d_ros.actions.training import (
     AugmentConfig,
     LabelledSequence,
@@ -17,6 +16,7 @@ from pose3d_ros.actions.training import (
 )
 from pose3d_ros.cli import main
 from pose3d_ros.core.skeleton import JOINT_NAMES
+from pose3d_ros.sim.gestures import make_sequence
 
 
 def _write_jsonl(path, seq, label_at=None, stamp=True):

@@ -141,6 +141,9 @@ def _refusal_case(tmp_path, case: str) -> tuple[list[str], str, str]:
     if case == "config_unknown_setting":
         cfg.write_text("pipeline: {nope: 1}\n")
         return ["--config", str(cfg)], str(cfg), "unknown pipeline settings ['nope']"
+    if case == "config_unknown_lifter_setting":
+        cfg.write_text("pipeline: {lifter: {noise_pz: 3}}\n")
+        return ["--config", str(cfg)], str(cfg), "unknown lifter settings 'noise_pz' (did you mean 'noise_px'?)"
     if case == "config_missing":
         return ["--config", str(cfg)], str(cfg), "no such file or directory"
     if case == "camera_info_invalid_yaml":
@@ -156,7 +159,8 @@ def _refusal_case(tmp_path, case: str) -> tuple[list[str], str, str]:
 
 @pytest.mark.parametrize("case", [
     "output_is_a_directory", "output_under_a_file", "output_is_the_input", "config_invalid_yaml",
-    "config_pipeline_is_a_list", "config_setting_of_the_wrong_kind", "config_unknown_setting", "config_missing",
+    "config_pipeline_is_a_list", "config_setting_of_the_wrong_kind", "config_unknown_setting",
+    "config_unknown_lifter_setting", "config_missing",
     "camera_info_invalid_yaml", "depth_directory_missing", "render_under_a_file",
 ])  # fmt: skip
 def test_estimate_refusals_are_one_line_naming_the_file(tmp_path, capsys, case):
@@ -274,6 +278,46 @@ def test_estimate_writes_only_finite_joints_in_front_of_the_camera(tmp_path, cap
     for person, problem in [(0, "joint left_shoulder is not finite"), (2, "is behind the camera"),
                             (3, "rounds to 0 m"), (4, "m away"), (5, "bone")]:
         assert f"skeleton {person} left out: " in err and problem in err.split(f"skeleton {person} left out: ")[1]
+
+
+def test_estimate_backend_choices_are_the_inference_devices(tmp_path, capsys):
+    from pose3d_ros.inference.factory import DEVICES
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", "--input", str(FOOTAGE / "basketball1.png"), "--output", str(tmp_path / "o.jsonl"),
+              "--backend", "openvino"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --backend: invalid choice: 'openvino'" in err and all(repr(d) in err for d in DEVICES), err
+
+
+def test_estimate_backend_onnxruntime_is_cpu_with_a_warning(tmp_path, capsys, scripted, monkeypatch):
+    configs = []
+
+    class Recording(_ScriptedPipeline):
+        def __init__(self, config) -> None:
+            super().__init__(config)
+            configs.append(config)
+
+    monkeypatch.setattr("pose3d_ros.pipeline.Pose3DPipeline", Recording)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("pipeline: {lifter: {noise_px: 3.0}}\n")
+    assert main(["estimate", "--input", str(FOOTAGE / "basketball1.png"), "--output", str(tmp_path / "o.jsonl"),
+                 "--config", str(cfg), "--backend", "onnxruntime"]) == 0
+    (config,) = configs
+    assert config.backend == "cpu" and config.lifter == {"noise_px": 3.0}
+    err = capsys.readouterr().err
+    assert "pose3d-ros estimate: warning: pipeline backend 'onnxruntime' is deprecated: write `cpu`" in err, err
+
+
+def test_estimate_refuses_a_lifter_value_naming_the_setting(tmp_path, capsys):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("pipeline: {lifter: {noise_px: -1}}\n")
+    assert main(["estimate", "--input", str(FOOTAGE / "basketball1.png"), "--output", str(tmp_path / "o.jsonl"),
+                 "--config", str(cfg)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("pose3d-ros estimate: pipeline setting lifter.noise_px refused by PoseLifter: ") and \
+        line.endswith(f"(settings from {cfg})"), line
 
 
 def test_estimate_refuses_depth_of_another_size(tmp_path, capsys, scripted):

@@ -92,7 +92,7 @@ def test_lift_openpose_directory_body25(tmp_path, scene):
 
 
 def test_lift_with_depth_marks_measured_joints(tmp_path, scene):
-    from pose3d_ros.core.depth import simulate_kinect_depth
+    from pose3d_ros.sim.kinect_depth import simulate_kinect_depth
 
     depth = simulate_kinect_depth(scene, CAM, np.random.default_rng(0), noise=False, hole_fraction=0.0)
     (tmp_path / "depth").mkdir()
@@ -119,7 +119,7 @@ def test_lift_precise_2d_runs_the_bone_length_refinement(tmp_path, scene):
     assert np.isfinite(poses[1]).all()
     assert np.abs(poses[1] - poses[0]).max() > 0.01
     # the refined skeleton has the prior's bone proportions: left and right limbs equally long
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
 
     bones = bone_lengths(poses[1][None])[0]
     assert bones[4] == pytest.approx(bones[7], rel=0.1) and bones[10] == pytest.approx(bones[13], rel=0.1)
@@ -321,7 +321,7 @@ def test_lift_writes_only_finite_joints_in_front_of_the_camera(tmp_path, scene):
 
 
 def test_lift_writes_a_record_for_a_frame_whose_depth_is_unreadable(tmp_path, capsys, scene):
-    from pose3d_ros.core.depth import simulate_kinect_depth
+    from pose3d_ros.sim.kinect_depth import simulate_kinect_depth
 
     depth = simulate_kinect_depth(scene, CAM, np.random.default_rng(0), noise=False, hole_fraction=0.0)
     (tmp_path / "depth").mkdir()

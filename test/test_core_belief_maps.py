@@ -1,11 +1,11 @@
-"""Tests for pose3d_ros.core.belief_maps and pose3d_ros.core.fusion."""
+"""Tests for pose3d_ros.core.belief_maps and pose3d_ros.core.belief_map_fusion."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from pose3d_ros.core.belief_map_fusion import fuse_belief_maps
 from pose3d_ros.core.belief_maps import decode_belief_maps, render_belief_maps
-from pose3d_ros.core.fusion import fuse_belief_maps
 
 
 def test_render_worked_example():

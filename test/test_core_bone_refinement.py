@@ -8,12 +8,13 @@ import pytest
 from pose3d_ros.core.bone_refinement import BoneRefinementParams, BoneRefiner
 from pose3d_ros.core.camera import PinholeCamera
 from pose3d_ros.core.lifting import PoseLifter
-from pose3d_ros.core.prior import PosePrior, bone_lengths, default_prior_path, rotate_y
-from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths
 from pose3d_ros.data.deepmimic import load_mocap_clips
+from pose3d_ros.data.takes import TEST_TAKES
 
 CAM = PinholeCamera.default(640, 480)
-HELD_OUT = ("walk", "punch", "dance_b")  # never seen by the shipped prior
+HELD_OUT = tuple(n.removeprefix("deepmimic_") for n in TEST_TAKES if n.startswith("deepmimic_"))  # test takes
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_a_depth_outlier_does_not_drag_the_pose_and_is_not_marked_measured(prior
     assert np.linalg.norm(out[:, rest] - x[:, rest], axis=-1).mean() < 0.02
     # the wrist itself has no usable depth left: 2D + bone + prior place it (its mirror image is possible)
     assert np.median(np.linalg.norm(out[:, wrist] - x[:, wrist], axis=-1)) < 0.1
-    measured = refiner.depth_inliers(out, depth)
+    measured = refiner.params.depth.inliers(out[..., 2], depth)
     assert not measured[:, wrist].any()
     assert measured[:, rest].mean() > 0.95
 
@@ -151,17 +152,17 @@ def test_empty_input_and_bad_parameters(prior):
     assert refiner.refine(empty, np.zeros(0, int), np.zeros(0), np.ones(0), np.zeros((0, 16, 2)),
                           np.zeros((0, 16)), 0.01).shape == (0, 16, 3)
     assert refiner.resolve_flips(empty, np.zeros((0, 16, 2)), np.zeros((0, 16))).shape == (0, 16, 3)
-    for bad in ({"bone_rel_sigma": 0.0}, {"prior_weight": -1.0}, {"depth_noise_m": float("nan")},
+    for bad in ({"bone_rel_sigma": 0.0}, {"prior_weight": -1.0}, {"depth": {"floor_m": float("nan")}},
                 {"n_iterations": -1}, {"mixture_weight": -0.1}, {"size_sigma": 0.0}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
+        with pytest.raises(ValueError, match="floor_m" if "depth" in bad else next(iter(bad))):
             BoneRefinementParams(**bad)
     with pytest.raises(ValueError, match="not fitted"):
         BoneRefiner(PosePrior())
 
 
 def test_depth_noise_grows_with_the_square_of_the_distance():
-    params = BoneRefinementParams(depth_noise_m=0.01, depth_noise_coeff=1.7e-3)
-    s1, s4 = params.depth_sigma(np.array([1.0, 4.0]))
+    params = BoneRefinementParams(depth={"floor_m": 0.01, "coeff": 1.7e-3})
+    s1, s4 = params.depth.sigma(np.array([1.0, 4.0]))
     assert s1 == pytest.approx(np.hypot(0.01, 1.7e-3), rel=1e-9)
     assert s4 == pytest.approx(np.hypot(0.01, 16 * 1.7e-3), rel=1e-9)
 

@@ -128,3 +128,22 @@ def test_scaled_camera_keeps_the_lens():
     pts = _points(50, seed=3)
     # the same scene seen in the half-size image: u' = (u + 0.5) / 2 - 0.5
     assert_allclose(half.project(pts), (cam.project(pts) + 0.5) * 0.5 - 0.5, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_real_lenses_pass_the_image_check(model):
+    assert PinholeCamera.from_K(K, 640, 480, Distortion(model, MODELS[model])).distortion.model == model
+
+
+@pytest.mark.parametrize("model,coeffs,words", [
+    ("plumb_bob", (-1.0, 0, 0, 0, 0), "cannot be undistorted at 132 of 132 points of the 640x480 image border"),
+    ("plumb_bob", (1e10, -1e10, 1e10, 1e10, 1e10), "cannot be undistorted"),
+    ("equidistant", (1e6, 1e6, 1e6, 1e6), "turns the 640x480 image into 0.0"),
+])
+def test_implausible_lenses_are_refused(model, coeffs, words):
+    """Lenses the fuzz bench sent: people lifted through them came out with 9 cm thighs."""
+    dist = Distortion(model, coeffs)
+    with pytest.raises(DistortionError, match=words):
+        dist.check_image(K, 640, 480)
+    with pytest.raises(DistortionError, match=model):
+        PinholeCamera.from_K(K, 640, 480, dist)

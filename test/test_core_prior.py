@@ -7,17 +7,11 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import multivariate_normal
 
-from pose3d_ros.core.prior import (
-    PosePrior,
-    PriorFileError,
-    bone_lengths,
-    default_prior_path,
-    rotate_y,
-    skeleton_size,
-)
-from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.prior import PosePrior, PriorFileError, default_prior_path, rotate_y
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths, skeleton_size
 from pose3d_ros.data import augment
 from pose3d_ros.data.deepmimic import frames_to_pose3d16, load_mocap_clips, load_mocap_fps
+from pose3d_ros.data.takes import TEST_TAKES
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +173,7 @@ def test_fit_rejects_bad_input(poses):
 
 
 def test_default_prior_loads_and_prefers_held_out_mocap_to_noise():
+    assert "deepmimic_walk" in TEST_TAKES  # held out of the shipped prior's fit
     prior = PosePrior.load(default_prior_path())
     walk = load_mocap_clips()["walk"].astype(np.float64)
     noise = walk + 0.05 * np.random.default_rng(5).standard_normal(walk.shape)

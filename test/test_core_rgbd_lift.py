@@ -1,4 +1,4 @@
-"""Tests of the shared RGB-D lift: joint depths -> anatomical fit + measured flags (or the fusion fallback)."""
+"""Tests of the shared RGB-D lift: joint depths -> anatomical fit + measured flags (one meaning, with or without it)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from pose3d_ros.core.camera import PinholeCamera
-from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, sample_joint_depth, simulate_kinect_depth
+from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, sample_joint_depth
 from pose3d_ros.core.lifting import PoseLifter
 from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y
 from pose3d_ros.core.rgbd_lift import lift_with_depth
 from pose3d_ros.data.deepmimic import load_mocap_clips
+from pose3d_ros.sim.kinect_depth import simulate_kinect_depth
 
 CAM = PinholeCamera.default(640, 480)
 
@@ -42,7 +43,9 @@ def test_kinect_depth_gives_metric_poses_and_measured_joints(prior, scene, anato
     lift, poses, measured = lift_with_depth(lifter, pix, conf, CAM, surface)
     assert lift.valid.all()
     err = np.linalg.norm(poses - scene, axis=-1).mean(1)
-    assert (err < (0.05 if anatomical else 0.08)).all(), err  # metric, camera frame
+    # metric, camera frame; without the anatomical step the pose stays in the prior's subspace (size and distance
+    # from the depths), so its joints are further off
+    assert (err < (0.05 if anatomical else 0.1)).all(), err
     assert measured.sum(1).min() >= 10
     # a joint is only "measured" where a depth was seen
     assert not (measured & ~np.isfinite(surface)).any()

@@ -53,7 +53,7 @@ def test_invalid_poses_are_not_remembered_and_bad_settings_raise():
 
 
 def test_bone_estimates_follow_depth_measured_poses_of_the_same_person():
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
 
     pa, qa = _person(100, 1)
     prev = PreviousPoses(bone_rate=0.5)
@@ -72,7 +72,7 @@ def test_bone_estimates_follow_depth_measured_poses_of_the_same_person():
 
 def test_bone_estimates_stay_human_when_the_measured_poses_keep_growing():
     """A lift that used the estimate measures it again: a growing error must not feed itself without bound."""
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
     from pose3d_ros.core.temporal import BODY_RANGE, BONE_RANGE
 
     pa, qa = _person(100, 2)
@@ -90,7 +90,7 @@ def test_bone_estimates_stay_human_when_the_measured_poses_keep_growing():
 
 
 def test_only_bones_measured_at_both_ends_update_the_estimate():
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
 
     pa, qa = _person(100, 3)
     prev = PreviousPoses(bone_rate=1.0)

@@ -138,7 +138,7 @@ def test_missing_file_raises_mocap_file_error(tmp_path):
 
 @pytest.mark.skipif(not REAL.is_file(), reason="assimp's test models (Debian assimp-testmodels) not installed")
 def test_real_rom_take_is_a_plausible_upright_unmirrored_person():
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
 
     take = ase.read_ase_take(REAL)
     assert take.fps == 6.0 and take.notes["unit"] == "inch" and take.notes["samples_in_file"] == 272

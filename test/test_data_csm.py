@@ -160,7 +160,7 @@ def test_unreadable_files_raise_mocap_file_error(tmp_path):
 
 @pytest.mark.skipif(not REAL.is_file(), reason="assimp's test models (Debian assimp-testmodels) not installed")
 def test_real_fencing_take_is_a_plausible_upright_unmirrored_person():
-    from pose3d_ros.core.prior import bone_lengths
+    from pose3d_ros.core.skeleton import bone_lengths
 
     take = csm.read_csm_take(REAL)
     assert take.fps == 120.0 and take.joints.shape == (2439, 16, 3) and take.notes["frames_dropped"] == 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pose3d_ros.models.registry import (
+    DECODER_LAYOUTS,
     ModelChecksumError,
     ModelConfig,
     ModelConfigError,
@@ -83,6 +84,13 @@ def test_user_dict_config_resolves_relative_to_nothing():
     assert cfg.input_size == (256, 320) and cfg.color == "RGB" and cfg.sha256 is None
 
 
+def test_unknown_model_settings_raise_instead_of_being_dropped():
+    with pytest.raises(ModelConfigError, match=r"model 'mine': unknown settings \['input_sise'\]"):
+        resolve_model({"name": "mine", "path": "/tmp/mine.onnx", "input_sise": [256, 320]})
+    for name in list_models():  # the shipped manifest only has known settings and provenance
+        assert get_model_config(name).name == name
+
+
 def test_check_outputs_names_the_mismatch():
     cfg = get_model_config("openpose_mobilenet_thin_s2")
     good = {"heatmaps": np.zeros((1, 19, 24, 32), np.float32), "pafs": np.zeros((1, 38, 24, 32), np.float32)}
@@ -93,3 +101,14 @@ def test_check_outputs_names_the_mismatch():
         check_outputs(cfg, {**good, "heatmaps": np.zeros((1, 17, 24, 32), np.float32)}, (192, 256))
     with pytest.raises(ModelConfigError, match="stride 8"):
         check_outputs(cfg, good, (384, 512))
+
+
+def test_layout_is_the_decoders_and_reaches_the_front_end():
+    cfg = resolve_model({"name": "mine", "path": "/tmp/m.onnx", "family": "blazepose", "input_size": [256, 256],
+                         "stride": 4})
+    assert cfg.layout == "blazepose33"  # omitted: the decoder's own
+    with pytest.raises(ModelConfigError, match="the openpose decoder reads layout 'openpose18'"):
+        resolve_model({"name": "mine", "path": "/tmp/m.onnx", "layout": "coco17"})
+    with pytest.raises(ModelConfigError, match="unknown skeleton layout 'nope'"):
+        resolve_model({"name": "mine", "path": "/tmp/m.onnx", "layout": "nope"})
+    assert {get_model_config(n).family: get_model_config(n).layout for n in list_models()} == DECODER_LAYOUTS

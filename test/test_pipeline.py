@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import re
 
 import cv2
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 
 from pose3d_ros.core.camera import PinholeCamera
 from pose3d_ros.core.skeleton import bone_lengths
+from pose3d_ros.inference.factory import DEVICES
 from pose3d_ros.models.registry import ModelConfig, ModelConfigError, get_model_config
 from pose3d_ros.pipeline import Frame, PipelineConfig, Pose3DPipeline
+from pose3d_ros.pipeline_config import config_from_node_params, lifter_parameters
 
 FOOTAGE = importlib.resources.files("pose3d_ros") / "resources" / "footage"
 
@@ -145,6 +148,71 @@ def test_unknown_config_keys_and_values():
         PipelineConfig(refinement={"prior_wieght": 0.1})
     with pytest.raises(ValueError, match="bone_rel_sigma"):
         PipelineConfig(refinement={"bone_rel_sigma": -1.0})
+
+
+def test_backend_names_are_the_inference_devices():
+    assert PipelineConfig().backend == "cpu"
+    for device in DEVICES:
+        assert PipelineConfig(backend=device).backend == device
+    with pytest.raises(ValueError, match=re.escape(f"backend must be one of {list(DEVICES)}, got 'openvino'")):
+        PipelineConfig(backend="openvino")
+
+
+def test_onnxruntime_backend_is_a_deprecated_name_of_cpu(tmp_path):
+    with pytest.warns(DeprecationWarning, match="write `cpu`"):
+        assert PipelineConfig(backend="onnxruntime").backend == "cpu"
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("pipeline:\n  backend: onnxruntime\n")  # an existing file keeps working
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert PipelineConfig.from_yaml(cfg).backend == "cpu"
+    with pytest.warns(DeprecationWarning):  # the node's parameter
+        assert config_from_node_params({"backend": "onnxruntime"}).backend == "cpu"
+
+
+def test_lifter_keys_are_checked_against_the_lifter_signature():
+    with pytest.raises(ValueError, match=r"unknown lifter settings 'noise_pz' \(did you mean 'noise_px'\?\)"):
+        PipelineConfig(lifter={"noise_pz": 3})
+    with pytest.raises(ValueError, match="unknown lifter settings 'zzz'; known: "):
+        PipelineConfig.from_dict({"lifter": {"zzz": 1}})
+    for key, where in (("anatomical", "refinement"), ("depth_noise", "refinement.depth"), ("prior", "prior_path")):
+        with pytest.raises(ValueError, match=re.escape(f"lifter.{key} is not a lifter setting here: set it with "
+                                                       f"`{where}`")):
+            PipelineConfig(lifter={key: None})
+    with pytest.raises(ValueError, match="lifter must be a mapping"):
+        PipelineConfig(lifter=[("noise_px", 3.0)])
+    with pytest.raises(ValueError, match="n_rotations is set twice"):
+        PipelineConfig(n_rotations=8, lifter={"n_rotations": 6})
+    assert PipelineConfig().lifter_settings() == {"n_rotations": 12}
+    assert PipelineConfig(n_rotations=8).lifter_settings() == {"n_rotations": 8}
+    assert PipelineConfig(lifter={"n_rotations": 6, "min_joints": 4}).lifter_settings() == {"n_rotations": 6,
+                                                                                             "min_joints": 4}
+
+
+def test_lifter_keys_follow_the_signature_at_call_time(monkeypatch):
+    """A renamed PoseLifter parameter is known to the config at once (nothing hard-coded)."""
+    import pose3d_ros.core.lifting as lifting
+
+    class Renamed(lifting.PoseLifter):
+        def __init__(self, prior, pixel_noise: float = 5.0, anatomical=None, depth_noise=None) -> None:
+            super().__init__(prior, noise_px=pixel_noise, anatomical=anatomical, depth_noise=depth_noise)
+
+    monkeypatch.setattr(lifting, "PoseLifter", Renamed)
+    assert lifter_parameters() == ["pixel_noise"]
+    assert PipelineConfig(lifter={"pixel_noise": 3.0}).lifter_settings() == {"pixel_noise": 3.0}
+    with pytest.raises(ValueError, match=re.escape("unknown lifter settings 'noise_px'; known: ['pixel_noise']")):
+        PipelineConfig(lifter={"noise_px": 3.0})
+
+
+def test_lifter_settings_reach_the_lifter():
+    with Pose3DPipeline({"tracking": False, "lifter": {"noise_px": 3.0, "min_joints": 4}}) as p:
+        assert p.lifter.noise_px == 3.0 and p.lifter.min_joints == 4
+        prior = p.prior
+    for section, name in (({"lifter": {"noise_px": -1}}, "lifter.noise_px"),
+                          ({"lifter": {"noise_px": "loud"}}, "lifter.noise_px"),
+                          ({"n_rotations": 0}, "n_rotations"),
+                          ({"lifter": {"noise_px": 3.0, "n_candidates": 0}}, "lifter.n_candidates")):
+        with pytest.raises(ValueError, match=f"pipeline setting {re.escape(name)} refused by PoseLifter: "):
+            Pose3DPipeline({"tracking": False, **section}, prior=prior)
 
 
 def test_anatomical_refinement_is_configurable_and_uses_depth(basketball):

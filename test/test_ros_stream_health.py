@@ -1,5 +1,6 @@
 """/diagnostics tells the truth over real DDS: each way the inference node ends up publishing nothing turns its summary
-WARN/ERROR within ~3 s, naming the silent topic or the stamp offset; a frozen driver too. One phase per test."""
+WARN/ERROR within ~3 s, naming the silent topic or the stamp offset; a frozen or killed driver too. One phase per
+test."""
 
 from __future__ import annotations
 
@@ -89,13 +90,14 @@ def test_colour_stops_while_info_and_depth_flow(procs):
     assert "people" not in hit["message"] and hit["values"]["people"] == "0"  # not the last frame's count
 
 
-def test_frozen_driver_turns_the_node_to_error(procs):
-    """SIGSTOP on the real driver: every input stops at once (a SIGKILL looks the same to the node)."""
+@pytest.mark.parametrize("sig", ["SIGSTOP", "SIGKILL"])
+def test_frozen_driver_turns_the_node_to_error(procs, sig):
+    """SIGSTOP (a hung driver) or SIGKILL (a crashed one) on the real driver: every input stops at once."""
     n = _names(procs)
     driver = procs.start(["-m", "pose3d_ros.ros.kinect_driver_node", "--ros-args", "-r", f"__ns:=/{n['ns']}", "-r",
                           f"__node:={n['driver']}", "-p", "rate:=5.0", "-p", "camera_name:=kinect_a"], "driver")
-    _node(procs, "use_depth:=false")
-    res = _feed(procs, "freeze", "--driver-pid", str(driver.pid), timeout=90.0)
+    node = _node(procs, "use_depth:=false")
+    res = _feed(procs, "freeze", "--driver-pid", str(driver.pid), "--signal", sig, timeout=90.0)
     assert res["healthy"], [s["message"] for s in res["summaries"]] + [procs.output("node")[-2000:]]
     hit = _first(res, r"all inputs silent")
     assert hit["level"] == 2 and hit["t"] - res["t0"] < DETECT_S
@@ -103,3 +105,9 @@ def test_frozen_driver_turns_the_node_to_error(procs):
     drv = res["driver_healthy"]
     assert drv["hardware_id"] == "kinect_a" and drv["level"] == 0
     assert 3.0 < float(drv["values"]["Actual frequency (Hz)"]) < 7.0 and drv["values"]["Target frequency (Hz)"]
+    if sig == "SIGKILL":  # the driver is gone for good (its DDS participant never said goodbye); the node is not
+        wait_for(lambda: driver.poll() is not None, 10.0, "the killed driver to be reaped")
+        assert driver.returncode == -9, driver.returncode
+    else:
+        assert driver.poll() is None  # SIGCONT brought it back
+    assert node.poll() is None, procs.output("node")[-3000:]

@@ -11,13 +11,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 from pose3d_ros.core.camera import PinholeCamera
-from pose3d_ros.core.depth import simulate_kinect_depth
 from pose3d_ros.core.distortion import Distortion
 from pose3d_ros.core.lifting import PoseLifter
 from pose3d_ros.core.prior import PosePrior, default_prior_path, rotate_y
 from pose3d_ros.data.deepmimic import load_mocap_clips
 from pose3d_ros.models.cpm_stages import PriorStages, StageParams
 from pose3d_ros.models.frontend import People2D
+from pose3d_ros.sim.kinect_depth import simulate_kinect_depth
 
 #: a wide webcam-like barrel lens: up to ~20 px displacement where the person stands (near the left edge)
 CAM = PinholeCamera(525.0, 525.0, 319.5, 239.5, 640, 480, Distortion("plumb_bob", (-0.35, 0.15, 0.001, -0.001, -0.03)))

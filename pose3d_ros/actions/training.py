@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pose3d_ros.actions.features import (
+    NECK,
     NUM_JOINTS,
+    PELVIS,
     batch_features,
     fill_missing,
     mirror_window,
@@ -135,7 +137,7 @@ def calibrate_min_confidence(prob: np.ndarray, y: np.ndarray, target_precision: 
 
 def idle_sequences(n: int, seed: int) -> list[LabelledSequence]:
     """Generated standing-in-place sequences (idle, gestures and look-alikes) labelled ``IDLE_LABEL``."""
-    from pose3d_ros.actions.synthetic import NEGATIVE_KINDS, POSITIVE_KINDS, make_sequence
+    from pose3d_ros.sim.gestures import NEGATIVE_KINDS, POSITIVE_KINDS, make_sequence
 
     rng = np.random.default_rng(seed)
     kinds = POSITIVE_KINDS + NEGATIVE_KINDS
@@ -292,7 +294,7 @@ def _augment(w: np.ndarray, rng: np.random.Generator, a: AugmentConfig) -> np.nd
     w = w + start * (1 - ramp) + end * ramp
     if rng.random() < a.dropout_prob:
         drop = rng.random((t, NUM_JOINTS)) < rng.uniform(*a.dropout_rate)
-        drop[:, [0, 2]] &= rng.random((t, 2)) < 0.5  # keep pelvis / neck often enough to normalise
+        drop[:, [PELVIS, NECK]] &= rng.random((t, 2)) < 0.5  # keep pelvis / neck often enough to normalise
         w = w.copy()
         w[drop] = np.nan
     return w
@@ -311,7 +313,7 @@ def windows_to_features(windows: np.ndarray, dt: float) -> tuple[np.ndarray, np.
     keep = np.ones(len(w), dtype=bool)
     for i in np.flatnonzero(~np.isfinite(w).all(axis=(1, 2, 3))):
         filled, _ = fill_missing(w[i])
-        if not np.isfinite(filled[:, [0, 2]]).all():
+        if not np.isfinite(filled[:, [PELVIS, NECK]]).all():
             keep[i] = False
             continue
         w[i] = np.nan_to_num(filled - filled[:, :1], nan=0.0) + filled[:, :1]  # never-seen joints at the pelvis

@@ -46,6 +46,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,7 @@ from pose3d_ros.commands._offline import (
     positive_int,
     read_depth,
 )
+from pose3d_ros.inference.factory import DEPRECATED_DEVICES, DEVICES
 
 if TYPE_CHECKING:
     from pose3d_ros.core.camera import PinholeCamera
@@ -120,7 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pixel budget of the bottom-up network input (its shape follows the frame)",
     )
     parser.add_argument("--stages", type=non_negative_int, default=None, help="number of 3D-prior refinement stages")
-    parser.add_argument("--backend", default="onnxruntime", help="onnxruntime | cuda | tensorrt")
+    parser.add_argument(
+        "--backend",
+        choices=(*DEVICES, *DEPRECATED_DEVICES),
+        default="cpu",
+        help="inference device (GPU ones fall back to CPU; onnxruntime: deprecated name of cpu)",
+    )
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads for the CNN")
     parser.add_argument("--fps", type=positive_float, default=10.0, help="frame rate for stamps of image sequences")
     parser.add_argument(
@@ -164,7 +171,25 @@ def skeleton_json(person: PersonResult) -> dict:
 
 
 def _pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    """The pipeline settings: ``--config``'s ``pipeline`` section, then the options; :class:`CommandError`."""
+    """The pipeline settings: ``--config``'s ``pipeline`` section, then the options; :class:`CommandError`.
+
+    Deprecated settings (``backend: onnxruntime``) are reported on stderr: Python hides a library's
+    ``DeprecationWarning`` by default.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        config = _settings(args)
+    warn = Warnings(COMMAND)
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning):
+            warn(str(w.message))
+        else:  # not ours to report: as if never caught
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return config
+
+
+def _settings(args: argparse.Namespace) -> PipelineConfig:
+    """:func:`_pipeline_config` without the warnings."""
     from pose3d_ros.pipeline_config import PipelineConfig
 
     section: dict = {}

@@ -37,25 +37,16 @@ D. Tome, C. Russell and L. Agapito, "Lifting from the Deep", CVPR 2017.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from pose3d_ros.core.depth_noise import MIN_DEPTH_M, DepthNoiseModel, geman_mcclure
 from pose3d_ros.core.limb_prior import LIMBS, LimbPrior
-from pose3d_ros.core.prior import PosePrior, pose3d16_parents
+from pose3d_ros.core.prior import PosePrior
 from pose3d_ros.core.prior_checks import check_bone_lengths
-
-_MIN_DEPTH_M = 0.1  # a joint closer than this to the camera plane is clamped (keeps the projection finite)
-
-
-def geman_mcclure(r: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Geman-McClure loss of residuals ``r`` (sigma units) and the square root of its IRLS weight.
-
-    Bounded: a joint whose sampled depth is the occluder's or the background's stops pulling altogether (a Cauchy
-    loss keeps pulling: it dragged whole poses towards occluders in the validation runs of
-    ``bench/tune_refinement.py``)."""
-    c2 = scale * scale
-    return c2 * r * r / (c2 + r * r), c2 / (c2 + r * r)
+from pose3d_ros.core.skeleton import POSE3D16
 
 
 def _ray_point(parent: np.ndarray, ray: np.ndarray, length: np.ndarray, far: np.ndarray) -> np.ndarray:
@@ -89,14 +80,10 @@ class BoneRefinementParams:
         Multiplies the PPCA log-density term (1 = the fitted Gaussian as it is).
     n_iterations : int
         Gauss-Newton steps.
-    depth_noise_m : float
-        Floor of the per-joint depth noise (m, 1 sigma): the depth image sees the skin, the joint centre is behind it
-        by a body-dependent amount.
-    depth_noise_coeff : float
-        Sensor noise growing with the square of the distance, ``sigma_z = c z^2`` (1/m). The default is Kinect v1's
-        random error plus its disparity quantisation (Khoshelham & Elberink 2012; :mod:`pose3d_ros.core.depth`).
-    depth_robust_scale : float
-        Scale of the bounded (Geman-McClure) depth loss, in sigma units.
+    depth : DepthNoiseModel or dict
+        The package's depth-noise model (:mod:`pose3d_ros.core.depth_noise`): each depth residual's sigma
+        (``floor_m`` in quadrature with ``coeff z^2``) and the scale of its bounded loss; a dict of its fields is
+        accepted (YAML).
     mixture_weight : float
         Weight of the whole-body mixture log-likelihood against the limb density when choosing limb mirror images.
     size_sigma : float
@@ -110,31 +97,25 @@ class BoneRefinementParams:
     bone_rel_sigma_own: float = 0.08
     prior_weight: float = 0.01
     n_iterations: int = 6
-    depth_noise_m: float = 0.02
-    depth_noise_coeff: float = 1.7e-3
-    depth_robust_scale: float = 1.0
+    depth: DepthNoiseModel = field(default_factory=DepthNoiseModel)
     mixture_weight: float = 0.3
     size_sigma: float = 0.1
     observed_3d_sigma_m: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "bone_rel_sigma_own", "prior_weight", "depth_noise_m",
-                     "depth_robust_scale",
-                     "size_sigma",
+        if isinstance(self.depth, Mapping):
+            object.__setattr__(self, "depth", DepthNoiseModel(**self.depth))
+        if not isinstance(self.depth, DepthNoiseModel):
+            raise ValueError(f"depth must be a DepthNoiseModel or a dict of its fields, got {self.depth!r}")
+        for name in ("bone_rel_sigma", "bone_rel_sigma_2d", "bone_rel_sigma_own", "prior_weight", "size_sigma",
                      "observed_3d_sigma_m"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value}")
-        for name in ("depth_noise_coeff", "mixture_weight"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not (np.isfinite(self.mixture_weight) and self.mixture_weight >= 0):
+            raise ValueError(f"mixture_weight must be a finite number >= 0, got {self.mixture_weight}")
         if self.n_iterations < 0:
             raise ValueError(f"n_iterations must be >= 0, got {self.n_iterations}")
-
-    def depth_sigma(self, z: np.ndarray) -> np.ndarray:
-        """Depth noise (m, 1 sigma) at depth ``z``: a floor (joint-centre offset) plus the sensor's ``c z^2``."""
-        return np.sqrt(self.depth_noise_m**2 + (self.depth_noise_coeff * np.square(z)) ** 2)
 
 
 class BoneRefiner:
@@ -156,7 +137,7 @@ class BoneRefiner:
             raise ValueError("prior is not fitted")
         prior.validate()  # the bone term divides by the prior's bone lengths: none may be 0
         self.params = params or BoneRefinementParams()
-        self._parents = pose3d16_parents()
+        self._parents = np.asarray(POSE3D16.parents)
         self._child = np.arange(1, len(self._parents))
         self._bones = np.asarray(prior.bone_lengths_, dtype=np.float64)
         k, b = prior.variances_.shape
@@ -238,26 +219,6 @@ class BoneRefiner:
             out = cand[np.arange(p), score.argmax(1)]
         return out
 
-    def depth_inliers(self, poses: np.ndarray, joint_depth: np.ndarray, max_sigma: float = 2.0) -> np.ndarray:
-        """Joints whose refined depth agrees with their measured depth within ``max_sigma`` noise sigmas.
-
-        Parameters
-        ----------
-        poses : (P, J, 3) ndarray
-            Refined poses (camera frame).
-        joint_depth : (P, J) ndarray
-            Joint-centre depths (m), NaN where unknown.
-
-        Returns
-        -------
-        measured : (P, J) bool ndarray
-            True where the position rests on the depth measurement, False where the prior and bones placed it.
-        """
-        ok = np.isfinite(joint_depth) & np.isfinite(poses[..., 2])
-        z = np.where(ok, joint_depth, 1.0)
-        with np.errstate(invalid="ignore"):
-            return ok & (np.abs(poses[..., 2] - z) <= max_sigma * self.params.depth_sigma(z))
-
     def refine(self, poses: np.ndarray, component: np.ndarray, rotation: np.ndarray, scale: np.ndarray,
                xn: np.ndarray, w: np.ndarray, sigma: np.ndarray | float,
                joint_depth: np.ndarray | None = None, bone_lengths: np.ndarray | None = None,
@@ -321,7 +282,7 @@ class BoneRefiner:
         dw = None
         if joint_depth is not None:
             ok = np.isfinite(joint_depth) & (w > 0)
-            dw = ok / par.depth_sigma(np.where(ok, joint_depth, 0.0))
+            dw = ok / par.depth.sigma(np.where(ok, joint_depth, 0.0))
             dz = np.where(ok, joint_depth, 0.0)
         ow = None
         if observed_3d is not None:
@@ -349,7 +310,7 @@ class BoneRefiner:
             rel = np.zeros((p, j, 3))
             rel[:, 1:] = y @ np.swapaxes(gr, 1, 2)  # X - t
             x = rel + t[:, None]
-            z = np.maximum(x[..., 2], _MIN_DEPTH_M)
+            z = np.maximum(x[..., 2], MIN_DEPTH_M)
             u, v = x[..., 0] / z, x[..., 1] / z
             res[:, :j], res[:, j : 2 * j] = (u - xn[..., 0]) * sw, (v - xn[..., 1]) * sw
             bone = y.copy()
@@ -363,7 +324,7 @@ class BoneRefiner:
             cinv_dev = (cinv @ dev[..., None])[..., 0]
             if dw is not None:
                 r_raw = (x[..., 2] - dz) * dw
-                loss, rw = geman_mcclure(r_raw, par.depth_robust_scale)
+                loss, rw = geman_mcclure(r_raw, par.depth.robust_scale)
                 res[:, r_depth:] = r_raw * rw
             cost = (res[:, :r_depth] ** 2).sum(1) + (dev * cinv_dev).sum(1) + (0.0 if dw is None else loss.sum(1))
             better = np.isfinite(cost) & (cost < best_cost)
@@ -402,7 +363,7 @@ class BoneRefiner:
             step = np.linalg.solve(hess, -grad[..., None])[..., 0]
             y = y + step[:, :d].reshape(p, j - 1, 3)
             t = t + step[:, d : d + 3]
-            t[:, 2] = np.maximum(t[:, 2], 2 * _MIN_DEPTH_M)
+            t[:, 2] = np.maximum(t[:, 2], 2 * MIN_DEPTH_M)
             log_size = np.clip(log_size + step[:, -1], -0.5, 0.5)
         y, t, log_size = best
         gr = (g * np.exp(log_size))[:, None, None] * rot

@@ -128,9 +128,13 @@ class PinholeCamera:
         pose3d_ros.core.intrinsics.IntrinsicsError
             A ``ValueError`` listing every problem: wrong size, non-finite or all-zero K (an uncalibrated driver),
             ``K[2][2] != 1``, a field of view outside 10-170 degrees, principal point outside the image, skew.
+        pose3d_ros.core.distortion.DistortionError
+            A ``ValueError``: a ``distortion`` that cannot describe this image (:meth:`Distortion.check_image`).
         """
         check_intrinsics(K, width, height, **limits)
         k = np.asarray(K, dtype=np.float64).reshape(3, 3)
+        if distortion is not None and not distortion.is_zero:
+            distortion.check_image(k, int(float(width)), int(float(height)))
         return cls(
             fx=k[0, 0],
             fy=k[1, 1],

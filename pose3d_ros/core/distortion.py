@@ -32,6 +32,14 @@ _ALIASES = {"fisheye": "equidistant", "kannala_brandt": "equidistant", "kannala_
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 #: An undistorted point must distort back to its raw pixel within this (pixels), else NaN (non-convergence).
 ROUND_TRIP_TOL_PX = 0.01
+#: A lens may change the image's extent by this factor at most when undistorted (both ways): barrel lenses of RGB-D
+#: colour cameras (Azure Kinect, RealSense) stay within ~1.3x; a model that maps the image to a speck or to many times
+#: its size is a corrupt calibration, and people lifted through it come out with inhuman bones.
+MAX_EXTENT_CHANGE = 3.0
+#: Largest share of the image border a lens model may fail to undistort (wide lenses lose their corners).
+MAX_LOST_BORDER = 0.25
+#: Border samples per image side for :meth:`Distortion.check_image`.
+_BORDER_SAMPLES = 33
 #: Normalised radius (tan of the angle off the optical axis) up to which the monotonic range is searched (~87 deg).
 _SEARCH_RADIUS = 20.0
 _SEARCH_STEPS = 20000
@@ -162,6 +170,35 @@ class Distortion:
             out = np.stack([xd, yd], axis=-1)
             out[~(np.sqrt(r2) <= self.max_radius)] = np.nan
         return out
+
+    def check_image(self, K: np.ndarray, width: int, height: int) -> None:
+        """Refuse a model that cannot describe this camera's image: more than :data:`MAX_LOST_BORDER` of the image
+        border it cannot undistort (the image lies beyond the model's monotonic range), or an undistorted image more
+        than :data:`MAX_EXTENT_CHANGE` times smaller or larger than the raw one.
+
+        Raises
+        ------
+        DistortionError
+            Naming the model, the coefficients and what is wrong.
+        """
+        w, h = float(width), float(height)
+        t = np.linspace(0.0, 1.0, _BORDER_SAMPLES)
+        border = np.concatenate([np.stack([t * (w - 1), np.zeros_like(t)], -1),
+                                 np.stack([t * (w - 1), np.full_like(t, h - 1)], -1),
+                                 np.stack([np.zeros_like(t), t * (h - 1)], -1),
+                                 np.stack([np.full_like(t, w - 1), t * (h - 1)], -1)])
+        ideal = self.undistort_pixels(border, K)
+        what = f"{self.model} distortion {list(self.coeffs)}"
+        lost = ~np.isfinite(ideal).all(axis=-1)
+        if lost.mean() > MAX_LOST_BORDER:  # a wide lens may lose its corners, not its image
+            raise DistortionError(f"{what} cannot be undistorted at {int(lost.sum())} of {len(border)} points of the "
+                                  f"{int(w)}x{int(h)} image border (corrupt calibration?)")
+        kept = ideal[~lost]
+        change = (kept.max(0) - kept.min(0)) / np.maximum([w - 1, h - 1], 1.0)
+        if not ((change >= 1.0 / MAX_EXTENT_CHANGE) & (change <= MAX_EXTENT_CHANGE)).all():
+            raise DistortionError(f"{what} turns the {int(w)}x{int(h)} image into {change[0]:.3g}x / {change[1]:.3g}x "
+                                  f"its width / height (a real lens stays within {MAX_EXTENT_CHANGE:g}x; corrupt "
+                                  "calibration?)")
 
     # ---------------------------------------------------------------- pixels
     def distort_pixels(self, uv: np.ndarray, K: np.ndarray) -> np.ndarray:

@@ -25,7 +25,11 @@ import numpy as np
 from pose3d_ros.core.limb_prior import LimbPrior
 from pose3d_ros.core.npz_files import read_npz
 from pose3d_ros.core.prior_checks import check_prior_parameters
-from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths, skeleton_size  # also re-exported: see below
+
+# Topology lives in core.skeleton. bone_lengths, skeleton_size (imported above) and pose3d16_parents (below) stay
+# importable from here for the callers not yet switched: core.lifting, core.subspace_fit, core.bone_refinement,
+# test/test_core_lifting.py, test/test_core_bone_refinement.py.
 
 #: file format version written by :meth:`PosePrior.save` (2 added the limb density); :meth:`PosePrior.load` reads
 #: the versions in :data:`READABLE_FORMAT_VERSIONS` and refuses others.
@@ -34,8 +38,6 @@ READABLE_FORMAT_VERSIONS = (1, 2)
 PRIOR_RESOURCE = ("resources", "prior", "pose_prior_pose3d16.npz")
 LAYOUT_NAME = "pose3d16"
 
-_PARENTS = np.asarray(POSE3D16.parents)
-_MIRROR = np.asarray(POSE3D16.mirror_index)
 _L_HIP, _R_HIP = POSE3D16.index("left_hip"), POSE3D16.index("right_hip")
 _L_SHO, _R_SHO = POSE3D16.index("left_shoulder"), POSE3D16.index("right_shoulder")
 _BONE_NAMES = tuple(f"{POSE3D16.names[c]}-{POSE3D16.names[p]}" for p, c in POSE3D16.bones)
@@ -49,13 +51,9 @@ class PriorFileError(ValueError):
 
 
 def pose3d16_parents() -> np.ndarray:
-    """Parent index per pose3d16 joint (-1 for the pelvis root), shape (16,)."""
-    return _PARENTS.copy()
-
-
-def pose3d16_mirror_index() -> np.ndarray:
-    """Index of the left/right counterpart of each pose3d16 joint, shape (16,)."""
-    return _MIRROR.copy()
+    """Parent index per pose3d16 joint (-1 for the pelvis root), shape (16,): a writable copy of
+    ``core.skeleton.POSE3D16.parents``, kept for the callers not yet switched to the layout."""
+    return POSE3D16.parents.copy()
 
 
 def _check_poses(poses: np.ndarray, num_joints: int) -> np.ndarray:
@@ -67,27 +65,6 @@ def _check_poses(poses: np.ndarray, num_joints: int) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError("poses contain NaN or inf")
     return x
-
-
-def skeleton_size(poses: np.ndarray) -> np.ndarray:
-    """Summed bone length of each pose3d16 skeleton.
-
-    Parameters
-    ----------
-    poses : (..., 16, 3) ndarray
-
-    Returns
-    -------
-    size : (...,) ndarray, same unit as ``poses``.
-    """
-    child = np.arange(1, len(_PARENTS))
-    return np.linalg.norm(poses[..., child, :] - poses[..., _PARENTS[child], :], axis=-1).sum(-1)
-
-
-def bone_lengths(poses: np.ndarray) -> np.ndarray:
-    """Length of the bone from each non-root joint to its parent, shape (..., 15)."""
-    child = np.arange(1, len(_PARENTS))
-    return np.linalg.norm(poses[..., child, :] - poses[..., _PARENTS[child], :], axis=-1)
 
 
 def facing_angle(poses: np.ndarray) -> np.ndarray:
@@ -211,7 +188,7 @@ class PosePrior:
     # ----------------------------------------------------------------------------------------- normalisation
     @property
     def num_joints(self) -> int:
-        return len(_PARENTS)
+        return POSE3D16.num_joints
 
     def normalize(self, poses: np.ndarray, body_size: float | None = None) -> np.ndarray:
         """Root-centre, rescale to ``body_size`` summed bone length and turn to face the camera.
@@ -438,7 +415,7 @@ class PosePrior:
         if file_layout != layout:
             raise PriorFileError(f"{path}: prior is for layout {file_layout!r}, expected {layout!r}")
         try:
-            check_prior_parameters(*(arrays[key] for key in _PARAMETER_ARRAYS), num_joints=len(_PARENTS),
+            check_prior_parameters(*(arrays[key] for key in _PARAMETER_ARRAYS), num_joints=POSE3D16.num_joints,
                                    layout=layout, bone_names=_BONE_NAMES)
         except ValueError as exc:
             raise PriorFileError(f"{path}: {exc}") from None

@@ -2,16 +2,15 @@
 ``lift`` command.
 
 A depth image sees the body surface; the lifter wants joint centres, which lie :data:`JOINT_SURFACE_DEPTH_M` behind
-it. With its anatomical step (the default) the lifter fits every joint to its depth robustly, and a joint counts as
-measured where the fit rests on its depth; a lifter without that step gets its subspace pose fused with the
-measurements (:func:`pose3d_ros.core.depth.fuse_with_depth`).
+it. The lifter uses the depths in both of its stages and reports a joint as measured where its final depth agrees
+with its reading (:meth:`pose3d_ros.core.depth_noise.DepthNoiseModel.inliers`), with or without the anatomical step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M, fuse_with_depth
+from pose3d_ros.core.depth import JOINT_SURFACE_DEPTH_M
 from pose3d_ros.core.lifting import LiftResult, PoseLifter
 
 
@@ -50,14 +49,5 @@ def lift_with_depth(lifter: PoseLifter, pixels: np.ndarray, conf: np.ndarray, ca
     weights = np.where(np.isfinite(pix).all(axis=-1), conf, 0.0)
     centre = None if surface_depth is None else surface_depth + JOINT_SURFACE_DEPTH_M
     lift = lifter.lift(np.nan_to_num(pix), weights, camera, joint_depth=centre, observed_3d=observed_3d,
-                        previous_3d=previous_3d, bone_lengths=bone_lengths)
-    poses = lift.poses.copy()
-    measured = np.zeros(weights.shape, dtype=bool)
-    if centre is None:
-        return lift, poses, measured
-    if lifter.anatomical is not None:
-        measured = lifter.anatomical.depth_inliers(poses, np.where(weights > 0, centre, np.nan)) & lift.valid[:, None]
-        return lift, poses, measured
-    for i in np.flatnonzero(lift.valid):
-        poses[i], measured[i] = fuse_with_depth(poses[i], pix[i], surface_depth[i], camera, weights[i])
-    return lift, poses, measured
+                       previous_3d=previous_3d, bone_lengths=bone_lengths)
+    return lift, lift.poses.copy(), lift.measured.copy()

@@ -37,6 +37,7 @@ __all__ = [
     "convert",
     "mirror",
     "bone_lengths",
+    "skeleton_size",
 ]
 
 
@@ -430,22 +431,41 @@ def mirror(points: np.ndarray, layout: str | SkeletonLayout = POSE3D16) -> np.nd
 
 
 def bone_lengths(poses: np.ndarray, layout: str | SkeletonLayout = POSE3D16) -> np.ndarray:
-    """Length of every bone of ``layout`` (order of ``layout.bones``).
+    """Length of every bone of ``layout`` (order of ``layout.bones``; for pose3d16 bone ``i`` ends at joint ``i + 1``).
 
     Parameters
     ----------
     poses : (..., J, D) array_like
+    layout : str or SkeletonLayout, optional
 
     Returns
     -------
-    (..., len(layout.bones)) float64 ndarray
-        Euclidean distance parent-child; NaN where a joint is NaN.
+    (..., len(layout.bones)) floating ndarray
+        Euclidean distance parent-child; NaN where a joint is NaN. Float input keeps its precision (float32 mocap
+        stays float32, as the prior's former copy of this helper gave); anything else is computed in float64.
     """
     lay = get_layout(layout)
-    p = np.asarray(poses, dtype=np.float64)
+    p = np.asarray(poses)
+    if not np.issubdtype(p.dtype, np.floating):
+        p = p.astype(np.float64)
     if p.ndim < 2 or p.shape[-2] != lay.num_joints:
         raise ValueError(f"poses must have shape (..., {lay.num_joints}, D) for layout {lay.name!r}, got {p.shape}")
     par = np.array([b[0] for b in lay.bones], dtype=np.int64)
     chi = np.array([b[1] for b in lay.bones], dtype=np.int64)
     return np.linalg.norm(p[..., chi, :] - p[..., par, :], axis=-1)
 
+
+def skeleton_size(poses: np.ndarray, layout: str | SkeletonLayout = POSE3D16) -> np.ndarray:
+    """Summed bone length of each skeleton (the body-size measure the pose prior normalises by).
+
+    Parameters
+    ----------
+    poses : (..., J, D) array_like
+    layout : str or SkeletonLayout, optional
+
+    Returns
+    -------
+    (...,) floating ndarray
+        Same unit as ``poses``; NaN where a joint is NaN.
+    """
+    return bone_lengths(poses, layout).sum(-1)

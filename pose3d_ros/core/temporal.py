@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pose3d_ros.core.prior import bone_lengths
-from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.skeleton import POSE3D16, bone_lengths
 
 _MIN_MEASURED = 10  # joints with depth needed before a pose's bones count as a measurement of the body
-_CHILD = np.arange(1, 16)
-_PARENT = np.asarray(POSE3D16.parents)[1:]
+_PARENT, _CHILD = np.array(POSE3D16.bones).T  # the ends of each bone, in bone_lengths order
 #: a bone estimate stays within these factors of the prior's mean bone, the body within BODY_RANGE of its size:
 #: the lift that produced the measured bones also used the estimate, so without bounds an error feeds itself
 #: (a person cut off at the image edge grew from 3.9 to 7.7 m of summed bones over 20 frames of one image)

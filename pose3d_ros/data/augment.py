@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from pose3d_ros.core.limb_prior import LIMBS, torso_frames
-from pose3d_ros.core.prior import pose3d16_mirror_index, pose3d16_parents, rotate_y
+from pose3d_ros.core.prior import rotate_y
+from pose3d_ros.core.skeleton import POSE3D16
+from pose3d_ros.core.skeleton import mirror as _mirror_layout
 
 _MAX_FLEXION = np.deg2rad(160.0)  # elbow / knee: 0 = straight, no hyperextension
-_PARENTS = pose3d16_parents()
 
 
 def _check(poses: np.ndarray) -> np.ndarray:
@@ -38,9 +39,7 @@ def mirror(poses: np.ndarray) -> np.ndarray:
     -------
     mirrored : (N, 16, 3) ndarray
     """
-    x = _check(poses).copy()
-    x[..., 0] *= -1.0
-    return x[:, pose3d16_mirror_index()]
+    return _mirror_layout(_check(poses), POSE3D16)
 
 
 def rotate_vertical(poses: np.ndarray, rng: np.random.Generator, max_angle: float = np.pi) -> np.ndarray:
@@ -168,12 +167,12 @@ def scale_bones(poses: np.ndarray, rng: np.random.Generator, size_range: tuple[f
     if not 0 < lo <= hi:
         raise ValueError(f"size_range must satisfy 0 < low <= high, got {size_range}")
     n = len(x)
-    per_bone = 1.0 + proportion_sd * rng.standard_normal((n, 16))
-    per_bone = 0.5 * (per_bone + per_bone[:, pose3d16_mirror_index()])  # same proportions left and right
+    per_bone = 1.0 + proportion_sd * rng.standard_normal((n, POSE3D16.num_joints))
+    per_bone = 0.5 * (per_bone + per_bone[:, POSE3D16.mirror_index])  # same proportions left and right
     factor = rng.uniform(lo, hi, n)[:, None] * np.clip(per_bone, 0.8, 1.2)
     out = x.copy()
-    for j in range(1, 16):  # parents come before children in pose3d16
-        p = _PARENTS[j]
+    for j in POSE3D16.order[1:]:  # parents before children, the root kept
+        p = POSE3D16.parents[j]
         out[:, j] = out[:, p] + (x[:, j] - x[:, p]) * factor[:, j : j + 1]
     return out
 

@@ -32,16 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.skeleton import JOINT_NAMES
+
 #: ``globalScaling`` used for ``humanoid.urdf`` in pybullet's DeepMimic examples (URDF units -> metres).
 URDF_SCALE = 0.25
 #: numbers per DeepMimic frame for the 3D humanoid.
 FRAME_SIZE = 44
-#: the pose3d16 joint order (msg/Skeleton3D.msg), repeated here so this module has no import-time dependencies.
-POSE3D16_NAMES = (
-    "pelvis", "spine", "neck", "head",
-    "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
-    "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle",
-)  # fmt: skip
+#: the pose3d16 joint order (msg/Skeleton3D.msg), ``core.skeleton.JOINT_NAMES`` (a numpy-only import)
+POSE3D16_NAMES = JOINT_NAMES
 
 # URDF joint origins (parent-link frame, URDF units), read from pybullet_data/humanoid/humanoid.urdf.
 _CHEST_FROM_ROOT = np.array([0.0, 0.944604, 0.0])

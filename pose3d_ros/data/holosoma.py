@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d_ros.core.skeleton import bone_lengths
 from pose3d_ros.data.mocap import POSE3D16_NAMES, Z_UP_TO_PACKAGE, MocapFileError, MocapTake, ground_and_check
 
 #: joint order of the ``.npy`` files (``MOCAP_DEMO_JOINTS`` in holosoma_retargeting/config_types/data_type.py).
@@ -222,8 +223,6 @@ def sequence_name(path: str | Path) -> str:
 
 def median_bone_lengths(joints: np.ndarray) -> np.ndarray:
     """Median over frames of the 15 pose3d16 bone lengths (child joint order, metres), shape (15,)."""
-    from pose3d_ros.core.prior import bone_lengths  # local, as in ground_and_check: keeps the reader light
-
     return np.median(bone_lengths(np.asarray(joints, dtype=np.float64)), axis=0)
 
 

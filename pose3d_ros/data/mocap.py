@@ -13,12 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: pose3d16 joint order (msg/Skeleton3D.msg), repeated so the readers have no import-time dependencies.
-POSE3D16_NAMES = (
-    "pelvis", "spine", "neck", "head",
-    "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
-    "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle",
-)  # fmt: skip
+from pose3d_ros.core.skeleton import JOINT_NAMES, bone_lengths  # numpy only: the readers stay light
+
+#: pose3d16 joint order (msg/Skeleton3D.msg): the readers' name for ``core.skeleton.JOINT_NAMES``
+POSE3D16_NAMES = JOINT_NAMES
 
 #: z-up world (x, y, z up) -> package axes (y down): rotation by -90 degrees about x, (x, y, z) -> (x, -z, y).
 Z_UP_TO_PACKAGE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -80,8 +78,6 @@ def ground_and_check(path: str | Path, joints: np.ndarray, max_bone_m: float = 0
     Frames with NaN/inf joints are dropped (a take with none left is an error); a bone longer than ``max_bone_m``
     or a standing height outside 1.0-2.3 m on the median frame means the conversion is wrong.
     """
-    from pose3d_ros.core.prior import bone_lengths  # local: keeps the readers importable alone
-
     x = np.asarray(joints, dtype=np.float64)
     finite = np.isfinite(x).all((1, 2))
     if not finite.any():

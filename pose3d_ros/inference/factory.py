@@ -16,7 +16,7 @@ from .errors import BackendUnavailable, EngineBuildError, ModelLoadError
 if TYPE_CHECKING:
     from .tensorrt_build import ProfileShapes
 
-__all__ = ["DEVICES", "BackendOptions", "create_backend", "create_backend_from_options"]
+__all__ = ["DEVICES", "DEPRECATED_DEVICES", "BackendOptions", "create_backend", "create_backend_from_options"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -25,6 +25,11 @@ _LOG = logging.getLogger(__name__)
 #: backend (TensorRT 10 + pycuda), else ONNX Runtime's TensorRT provider when ``onnxruntime-gpu`` has it;
 #: ``ort-tensorrt`` ONNX Runtime's TensorRT provider only.
 DEVICES = ("cpu", "cuda", "tensorrt", "ort-tensorrt")
+
+#: Old names still accepted where a device is configured (``PipelineConfig.backend``, the node's ``backend``
+#: parameter, ``estimate --backend``) so that existing YAML keeps working: the config normalises them to the device
+#: with a ``DeprecationWarning``. :func:`create_backend` takes :data:`DEVICES` only.
+DEPRECATED_DEVICES: dict[str, str] = {"onnxruntime": "cpu"}
 
 _SPINNING: dict[str, bool | None] = {"default": None, "on": True, "off": False}
 

@@ -21,12 +21,13 @@ import cv2
 import numpy as np
 
 from ..core.roi import RotatedRect, crop_matrix, crop_to_image, image_to_crop, rect_from_alignment_points
-from .registry import ModelConfig
+from ..core.skeleton import get_layout
+from .registry import DECODER_LAYOUTS, ModelConfig
 
 __all__ = ["BlazePoseParams", "CropResult", "BlazePoseLandmarker", "BeliefMapTransform"]
 
 #: Body landmarks (BlazePose-33); the model's landmarks 33 and 34 are the alignment points (centre, scale).
-NUM_BODY = 33
+NUM_BODY = len(get_layout(DECODER_LAYOUTS["blazepose"]).names)
 ALIGN_CENTER, ALIGN_SCALE = 33, 34
 
 

@@ -53,7 +53,7 @@ class BottomUpFrontEnd:
     def __init__(self, estimator: OpenPoseEstimator, params: BottomUpParams) -> None:
         self.estimator = estimator
         self.params = params
-        self.layout = "openpose18"
+        self.layout = estimator.config.layout  # the decoder's layout, checked by ModelConfig
         self.reset()
 
     def reset(self) -> None:

@@ -3,9 +3,9 @@
 Each stage (Tome et al. style, DESIGN.md §1): lift the current 2D joints with the probabilistic 3D prior
 (:class:`pose3d_ros.core.lifting.PoseLifter`), project the 3D pose with the camera, render "projected pose belief
 maps" (:func:`pose3d_ros.core.belief_maps.render_belief_maps`), fuse them with the CNN's belief maps
-(:func:`pose3d_ros.core.fusion.fuse_belief_maps`) and decode the fused maps into the next stage's 2D joints. After
-the last stage the 2D joints are lifted once more, with the joint depths of the depth image when there is one
-(:func:`pose3d_ros.core.rgbd_lift.lift_with_depth`).
+(:func:`pose3d_ros.core.belief_map_fusion.fuse_belief_maps`) and decode the fused maps into the next stage's 2D
+joints. After the last stage the 2D joints are lifted once more, with the joint depths of the depth image when there
+is one (:func:`pose3d_ros.core.rgbd_lift.lift_with_depth`).
 
 The CNN maps are the bottom-up network's multi-person heatmaps, so each person's fusion runs in a region of
 interest around that person's joints and their projection; channels are matched by joint name (OpenPose-18 ->
@@ -29,9 +29,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..core.belief_map_fusion import fuse_belief_maps
 from ..core.belief_maps import decode_belief_maps, render_belief_maps
 from ..core.depth import sample_joint_depth
-from ..core.fusion import fuse_belief_maps
 from ..core.lifting import LiftResult, PoseLifter
 from ..core.rgbd_lift import lift_with_depth
 from ..core.skeleton import POSE3D16, convert, get_layout
@@ -61,7 +61,7 @@ class StageParams:
     n_stages : int
         Lift/project/fuse/decode rounds before the final lift (0 = lift the CNN's 2D joints directly).
     fusion_weight : float
-        Weight of the projected maps in [0, 1] (:func:`pose3d_ros.core.fusion.fuse_belief_maps`).
+        Weight of the projected maps in [0, 1] (:func:`pose3d_ros.core.belief_map_fusion.fuse_belief_maps`).
     fusion_mode : {"geometric", "arithmetic"}
     sigma_frac : float
         Projected-map Gaussian sigma as a fraction of the person's 2D height (pixels), floored at one map cell.

@@ -84,10 +84,9 @@ class MoveNetDetector:
         Boxes ``(x0, y0, x1, y1)`` in image pixels of the people of the last call (clipped to the image).
     """
 
-    layout = "coco17"
-
     def __init__(self, config: ModelConfig, backend, params: MoveNetParams | None = None) -> None:
         self.config = config
+        self.layout = config.layout
         self.backend = backend
         self.params = MoveNetParams() if params is None else params
         specs = {spec.name: spec for spec in backend.inputs}

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.skeleton import get_layout
+
 __all__ = [
     "ModelConfig",
     "ModelConfigError",
@@ -33,8 +35,10 @@ __all__ = [
     "check_outputs",
 ]
 
-#: Output decoders this package implements (``ModelConfig.family``).
-FAMILIES = ("openpose", "blazepose", "movenet")
+#: Output decoders this package implements (``ModelConfig.family``) and the keypoint layout each one decodes: the
+#: PAF limb table (OpenPose), the landmark order (BlazePose) and the output row (MoveNet) are fixed by the layout.
+DECODER_LAYOUTS = {"openpose": "openpose18", "blazepose": "blazepose33", "movenet": "coco17"}
+FAMILIES = tuple(DECODER_LAYOUTS)
 
 
 class ModelConfigError(ValueError):
@@ -44,6 +48,13 @@ class ModelConfigError(ValueError):
 class ModelChecksumError(RuntimeError):
     """A model file is missing, unreadable, or its sha256 differs from the manifest."""
 
+
+#: keys of a models.json entry that describe the model (where it comes from, facts the decoders derive themselves:
+#: MoveNet's fixed 6-person output, OpenPose's output stride) but do not configure how it runs
+PROVENANCE_KEYS = frozenset({"bytes", "description", "license", "source", "max_people", "output_stride"})
+#: keys of a models.json entry's ``input`` section (``native_size``, ``dtype``, ``dynamic_size`` are descriptive)
+INPUT_KEYS = frozenset({"name", "default_size", "color", "mean", "scale", "stride", "format", "native_size", "dtype",
+                        "dynamic_size"})
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -60,8 +71,10 @@ class ModelConfig:
         ``"blazepose"`` = MediaPipe BlazePose landmarks + heatmaps from one aligned person crop (top-down);
         ``"movenet"`` = MoveNet MultiPose: up to 6 people (COCO-17 keypoints + box + score) from the whole frame
         (a person detector, :mod:`pose3d_ros.models.movenet`; its input is int32).
-    layout : str
-        Keypoint layout of the heatmap channels (a :func:`pose3d_ros.core.skeleton.get_layout` name).
+    layout : str, optional
+        Keypoint layout of the decoded joints and heatmap channels (a :func:`pose3d_ros.core.skeleton.get_layout`
+        name); the front ends publish it as ``People2D.layout``. It must be the one the family's decoder reads
+        (:data:`DECODER_LAYOUTS`); omitted, it is that one.
     input_name : str
         Image input tensor (float32, ``input_format`` layout).
     input_format : {"NCHW", "NHWC"}
@@ -89,7 +102,7 @@ class ModelConfig:
     name: str
     path: Path
     family: str = "openpose"
-    layout: str = "openpose18"
+    layout: str | None = None
     input_name: str = "image"
     input_format: str = "NCHW"
     input_size: tuple[int, int] = (192, 256)
@@ -108,6 +121,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ModelConfigError(f"model {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        try:
+            layout = get_layout(self.layout or DECODER_LAYOUTS[self.family]).name
+        except KeyError as exc:
+            raise ModelConfigError(f"model {self.name!r}: {exc.args[0]}") from None
+        if layout != DECODER_LAYOUTS[self.family]:
+            raise ModelConfigError(f"model {self.name!r}: the {self.family} decoder reads layout "
+                                   f"{DECODER_LAYOUTS[self.family]!r}, the config says {self.layout!r}")
+        object.__setattr__(self, "layout", layout)
         if self.input_format not in ("NCHW", "NHWC"):
             raise ModelConfigError(f"model {self.name!r}: input format must be NCHW or NHWC, got {self.input_format!r}")
         if self.color not in ("BGR", "RGB"):
@@ -130,6 +151,10 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         if "input" in data:  # models.json nesting
             inp = data.pop("input")
+            if not isinstance(inp, Mapping) or set(inp) - INPUT_KEYS:
+                extra = sorted(set(inp) - INPUT_KEYS) if isinstance(inp, Mapping) else inp
+                raise ModelConfigError(f"model {data.get('name')!r}: unknown input settings {extra}; known: "
+                                       f"{sorted(INPUT_KEYS)}")
             data.setdefault("input_name", inp.get("name", "image"))
             data.setdefault("input_size", tuple(inp.get("default_size", (192, 256))))
             data.setdefault("color", inp.get("color", "BGR"))
@@ -152,6 +177,9 @@ class ModelConfig:
         data["path"] = path
         data["mean"] = tuple(float(v) for v in data.get("mean", (0.0, 0.0, 0.0)))
         data["input_size"] = tuple(int(v) for v in data.get("input_size", (192, 256)))
+        unknown = sorted(set(data) - known - PROVENANCE_KEYS)
+        if unknown:  # one rule for configuration everywhere: a misspelt key is an error, not silently dropped
+            raise ModelConfigError(f"model {data['name']!r}: unknown settings {unknown}; known: {sorted(known)}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property

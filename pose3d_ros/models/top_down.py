@@ -108,7 +108,7 @@ class TopDownFrontEnd:
         self.detector = detector
         self.landmarker = landmarker
         self.params = params
-        self.layout = "blazepose33"
+        self.layout = landmarker.config.layout
         det_layout = get_layout(detector.layout)
         self._det_joints = tuple(det_layout.index(n) for n in
                                  ("left_hip", "right_hip", "left_shoulder", "right_shoulder"))

@@ -33,7 +33,7 @@ from pose3d_ros.core.output_guard import OutputGuard
 from pose3d_ros.core.stamp_check import StampCheck
 from pose3d_ros.core.stream_health import RateBounds, StreamHealth
 from pose3d_ros.param_spec import ParamSpec
-from pose3d_ros.pipeline_config import BACKEND_DEVICES, config_from_node_params
+from pose3d_ros.pipeline_config import DEPRECATED_DEVICES, DEVICES, config_from_node_params
 
 from .conversions import camera_from_info, stamp_to_sec
 from .diagnostics import ERROR, WARN, DiagnosticsReporter
@@ -72,7 +72,7 @@ NODE_PARAMS = (
     S("min_joint_confidence", 0.1, "joints below this confidence are not drawn", lo=0.0, hi=1.0, dynamic=True),
     S("tf_prefix", "", "prefix of the per-person TF frame names"),
     S("pipeline_config", "", "YAML file with the 'pipeline' section ('' = the pipeline's defaults)"),
-    S("backend", "onnxruntime", "inference backend (GPU ones fall back to CPU)", choices=tuple(BACKEND_DEVICES)),
+    S("backend", "cpu", "inference backend (GPU ones fall back to CPU)", choices=(*DEVICES, *DEPRECATED_DEVICES)),
     S("model", "", "2D model name or ONNX path ('' = the pipeline default)"),
     S("detector", "", "person detector of a top-down model ('' = the pipeline default)"),
     S("input_pixels", 0, "pixel budget of full-frame network inputs, shaped like the image (0 = the pipeline "
@@ -308,7 +308,7 @@ class Pose3DNode(ManagedNode):
     def _process(self, header: Header, color_msg: Image, info: CameraInfo, depth_msg: Image | None) -> int:
         """Process one frame and publish it; the number of people published. Raises BadInput (or any error) before
         anything is published."""
-        from pose3d_ros.pipeline import Frame, StaleFrame
+        from pose3d_ros.pipeline import Frame, StaleFrame, validate_frame
 
         t0 = time.perf_counter()
         stamp = stamp_to_sec(header.stamp)
@@ -334,8 +334,13 @@ class Pose3DNode(ManagedNode):
                 self._problem(exc.key, f"{exc}; processing RGB-only", WARN)
             for issue in issues:
                 self._problem(issue.key, issue.message)
+        frame = Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp)
         try:
-            result = self.pipeline.process(Frame(color=color, depth_m=depth, camera=cam.camera, stamp=stamp))
+            validate_frame(frame)  # a tiny / huge image is bad input, not a frame that failed
+        except ValueError as exc:
+            raise BadInput("bad_image", str(exc), ERROR) from None
+        try:
+            result = self.pipeline.process(frame)
         except StaleFrame as exc:
             raise BadInput("stamp_out_of_order", str(exc)) from None
         if result.time_jump is not None and result.time_jump.restarts:

@@ -23,14 +23,14 @@ __all__ = [
     "EndOfStream",
 ]
 
-#: backend name -> "module:Class" (imported lazily)
+#: backend name -> "module:Class" (imported lazily; a module path starting with "pose3d_ros." is absolute)
 BACKENDS: dict[str, str] = {
     "freenect": "freenect_source:FreenectSource",
     "playback": "playback:PlaybackSource",
     "webcam": "webcam:WebcamSource",
     "openni2": "optional:OpenNI2Source",
     "k4a": "optional:K4ASource",
-    "synthetic": "synthetic:SyntheticSource",
+    "synthetic": "pose3d_ros.sim.synthetic_source:SyntheticSource",  # a test camera (pose3d_ros.sim)
 }
 
 
@@ -47,7 +47,8 @@ def create_source(backend: str, **options: Any) -> Source:
     if backend not in BACKENDS:
         raise ValueError(f"unknown source backend {backend!r} (choose from {', '.join(BACKENDS)})")
     module, cls = BACKENDS[backend].split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(**options)
+    path = module if module.startswith("pose3d_ros.") else f"{__name__}.{module}"
+    return getattr(importlib.import_module(path), cls)(**options)
 
 
 def default_footage_path() -> str | None:

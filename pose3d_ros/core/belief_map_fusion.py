@@ -1,4 +1,4 @@
-"""2D fusion layer: combine the CNN's belief maps with the projected pose belief maps of the 3D prior.
+"""Belief-map fusion: combine the CNN's belief maps with the projected pose belief maps of the 3D prior.
 
 Default is the weighted *arithmetic* mean ``(1 - w) * cnn + w * projected``, the fusion of the seed paper's
 "Lifting from the Deep" (a per-joint weighted sum whose weights are learned). It degrades gracefully: where the

@@ -10,8 +10,7 @@ import time
 import numpy as np
 
 from pose3d_ros.core.camera import PinholeCamera
-
-from .base import RGBDFrame, Source
+from pose3d_ros.sources.base import RGBDFrame, Source
 
 __all__ = ["SyntheticSource"]
 
