@@ -33,9 +33,9 @@ def _next_domain() -> int:
     return 1 + (os.getpid() * 7 + next(_domains)) % 100
 
 
-@pytest.fixture
-def ros_env() -> dict[str, str]:
-    """Environment for ROS subprocesses: loopback-only discovery, a fresh domain, the source tree first."""
+def ros_environment() -> dict[str, str]:
+    """Environment for ROS subprocesses: loopback-only discovery, a fresh domain, the source tree first (skips without
+    ROS); :func:`ros_env` for one test, :func:`module_procs` for a module."""
     if not HAVE_ROS:
         pytest.skip("rclpy / pose3d_ros.msg not importable: run scripts/setup_env.sh")
     env = dict(os.environ)
@@ -53,6 +53,12 @@ def ros_env() -> dict[str, str]:
     return dict(apply_dds_defaults(env))
 
 
+@pytest.fixture
+def ros_env() -> dict[str, str]:
+    """Environment for one test's ROS subprocesses (:func:`ros_environment`)."""
+    return ros_environment()
+
+
 class Procs:
     """Started subprocesses; all are terminated (SIGINT, then kill) at the end of the test."""
 
@@ -67,6 +73,18 @@ class Procs:
         p = subprocess.Popen(
             [sys.executable, *args], cwd=self.cwd, env=self.env, stdout=fh, stderr=subprocess.STDOUT, text=True
         )
+        p._log_fh = fh  # type: ignore[attr-defined]
+        self.procs.append(p)
+        self.logs.append(log)
+        return p
+
+    def start_piped(self, args: list[str], name: str) -> subprocess.Popen:
+        """Like :meth:`start`, with stdin and stdout as line-buffered text pipes (a helper that answers commands);
+        stderr goes to the log."""
+        log = self.cwd / f"{name}.log"
+        fh = open(log, "w")  # noqa: SIM115 - closed with the process
+        p = subprocess.Popen([sys.executable, *args], cwd=self.cwd, env=self.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=fh, text=True, bufsize=1)
         p._log_fh = fh  # type: ignore[attr-defined]
         self.procs.append(p)
         self.logs.append(log)
@@ -94,6 +112,14 @@ class Procs:
 def procs(ros_env: dict[str, str], tmp_path: Path):
     """Start ROS helper processes in ``tmp_path`` with :func:`ros_env`; stopped after the test."""
     pr = Procs(ros_env, tmp_path)
+    yield pr
+    pr.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_procs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """:class:`Procs` shared by the tests of one module (one node serving several phases); stopped after the module."""
+    pr = Procs(ros_environment(), tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
     yield pr
     pr.stop_all()
 

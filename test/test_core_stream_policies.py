@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_for
 
 from pose3d_ros.core.camera import PinholeCamera
 from pose3d_ros.core.camera_policy import CameraPolicy
@@ -61,30 +62,56 @@ def test_max_fps_spaces_the_takes_with_a_fake_clock():
     assert slot.take(timeout=0.0) == "b"
 
 
+class _FrozenClock:
+    """A clock that never advances (only a wake-up can end a throttled wait) and counts the worker's reads."""
+
+    def __init__(self) -> None:
+        self.worker_reads = 0
+        self._main = threading.get_ident()
+
+    def __call__(self) -> float:
+        if threading.get_ident() != self._main:
+            self.worker_reads += 1
+        return 0.0
+
+
+def _throttled_worker(clock: _FrozenClock, slot: LatestFrameSlot[str], got: list) -> threading.Thread:
+    """Start a worker on a slot whose next take is throttled; return once it waits inside :meth:`take`."""
+    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=60.0)), daemon=True)
+    worker.start()
+    # take() reads the clock for its deadline, then again under the lock, which it only lets go of in its wait:
+    # after the second read the main thread's next call on the slot runs while the worker waits
+    wait_for(lambda: clock.worker_reads >= 2, 5.0, "the worker to wait in take()", poll=0.005)
+    return worker
+
+
 def test_lowering_max_fps_wakes_a_waiting_worker_at_once():
-    slot: LatestFrameSlot[str] = LatestFrameSlot(max_fps=0.02)  # one frame per 50 s
+    clock = _FrozenClock()
+    slot: LatestFrameSlot[str] = LatestFrameSlot(max_fps=0.02, clock=clock)  # one frame per 50 s
     slot.put("first")
     assert slot.take(timeout=1.0) == "first"
     slot.put("second")
     got: list = []
-    worker = threading.Thread(target=lambda: got.append(slot.take(timeout=60.0)))
-    t0 = time.monotonic()
-    worker.start()
-    time.sleep(0.2)
+    worker = _throttled_worker(clock, slot, got)
     assert not got  # still throttled
+    t0 = time.monotonic()
     slot.set_max_fps(0.0)
     worker.join(timeout=5.0)
-    assert got == ["second"] and time.monotonic() - t0 < 3.0
+    assert got == ["second"] and time.monotonic() - t0 < 3.0  # woken, not the 50 s wait timing out
 
 
 def test_close_ends_a_throttled_wait():
-    slot: LatestFrameSlot[str] = LatestFrameSlot(max_fps=0.02)
+    clock = _FrozenClock()
+    slot: LatestFrameSlot[str] = LatestFrameSlot(max_fps=0.02, clock=clock)
     slot.put("x")
     slot.take(timeout=1.0)
     slot.put("y")
+    got: list = []
+    worker = _throttled_worker(clock, slot, got)
     t0 = time.monotonic()
-    threading.Timer(0.2, slot.close).start()
-    assert slot.take(timeout=60.0) is None and time.monotonic() - t0 < 3.0
+    slot.close()
+    worker.join(timeout=5.0)
+    assert got == [None] and time.monotonic() - t0 < 3.0
     slot.reopen()
     slot.put("z")
     assert slot.take(timeout=1.0) == "z"

@@ -1,10 +1,20 @@
 """Bad messages published at the inference node: it stays up, says what is wrong (one throttled log line per
-kind, /diagnostics WARN/ERROR) and resumes correct output when good input returns. Real DDS, separate processes."""
+kind, /diagnostics WARN/ERROR) and resumes correct output when good input returns. Real DDS, separate processes.
+
+One node and one long-lived abuser (test/ros_abuser.py) serve the whole module; each phase is its own test, which
+waits on conditions (the summary's level, the log line, an array with a good frame's stamp), never a fixed time.
+The tests run in file order: each phase ends with good frames, so the next one starts from a healthy node.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import queue
 import re
+import threading
+import time
+import uuid
 
 import pytest
 from conftest import REPO, wait_for
@@ -12,138 +22,147 @@ from conftest import REPO, wait_for
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 FOOTAGE = REPO / "pose3d_ros/resources/footage/basketball1.png"
-
-ABUSER = r"""
-import json, sys, time
-import cv2, numpy as np, rclpy
-import pose3d_ros.ros
-from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.qos import qos_profile_sensor_data as SQ
-from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Header
-from pose3d_ros.core.camera import PinholeCamera
-from pose3d_ros.ros.conversions import camera_info_from_camera, sec_to_stamp
-from pose3d_ros.ros.imports import numpy_to_imgmsg
-from pose3d_ros.msg import Skeleton3DArray
-
-rclpy.init()
-n = rclpy.create_node("abuser", namespace="camera")
-pc, pi, pd = (n.create_publisher(Image, "color/image_raw", SQ), n.create_publisher(CameraInfo, "color/camera_info", SQ),
-              n.create_publisher(Image, "depth_registered/image_raw", SQ))
-out = {"levels": [], "messages": [], "stamps": [], "people": [], "diag_values": {}}
-def on_diag(m):
-    for s in m.status:
-        if "pose3d" in s.name:
-            out["levels"].append(s.level[0]); out["messages"].append(s.message)
-            out["diag_values"] = {kv.key: kv.value for kv in s.values}
-def on_sk(m):
-    out["stamps"].append([m.header.stamp.sec, m.header.stamp.nanosec]); out["people"].append(len(m.skeletons))
-n.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
-n.create_subscription(Skeleton3DArray, "skeletons", on_sk, 50)
-rgb = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
-cam = PinholeCamera.default(640, 480)
-depth = np.full((480, 640), 3500, np.uint16)
-
-def spin(sec):
-    end = time.monotonic() + sec
-    while time.monotonic() < end:
-        rclpy.spin_once(n, timeout_sec=0.02)
-
-def send(t, color=None, info=None, dep=None):
-    h = Header(stamp=sec_to_stamp(t), frame_id="camera_color_optical_frame")
-    c = color if color is not None else numpy_to_imgmsg(rgb, "rgb8", h)
-    c.header = h
-    i = info if info is not None else camera_info_from_camera(cam, h)
-    i.header = h
-    d = dep if dep is not None else numpy_to_imgmsg(depth, "16UC1", h)
-    d.header = h
-    pi.publish(i); pd.publish(d); pc.publish(c)
-
-deadline = time.monotonic() + 40
-while min(p.get_subscription_count() for p in (pc, pi, pd)) == 0 and time.monotonic() < deadline:
-    spin(0.1)
-t = 100.0
-def phase(name, count, **kw):
-    global t
-    print("phase", name, flush=True)
-    for _ in range(count):
-        t += 0.2
-        send(t, **kw() if callable(kw.get("make")) else {})
-        spin(0.2)
-    spin(1.0)
-
-def make_wrong_encoding():
-    m = numpy_to_imgmsg(rgb, "rgb8"); m.encoding = "bayer_grbg8"; return {"color": m}
-def make_size_mismatch():
-    return {"dep": numpy_to_imgmsg(np.full((240, 320), 3000, np.uint16), "16UC1")}
-def make_info_mismatch():
-    i = camera_info_from_camera(PinholeCamera.default(640, 400)); return {"info": i}
-def make_k0():
-    i = camera_info_from_camera(cam); i.k = [0.0] * 9; return {"info": i}
-def make_nan_depth():
-    return {"dep": numpy_to_imgmsg(np.full((480, 640), np.nan, np.float32), "32FC1")}
-def make_empty():
-    return {"color": Image(encoding="rgb8")}
-
-phase("good", 3)
-for name, mk in [("wrong_encoding", make_wrong_encoding), ("size_mismatch", make_size_mismatch),
-                 ("info_mismatch", make_info_mismatch), ("k0", make_k0), ("nan_depth", make_nan_depth),
-                 ("empty", make_empty)]:
-    print("phase", name, flush=True)
-    for _ in range(4):
-        t += 0.2
-        send(t, **mk())
-        spin(0.2)
-    spin(1.0)
-print("phase backwards", flush=True)
-for k in range(3):
-    send(t - 50.0 + 0.2 * k); spin(0.3)
-spin(1.0)
-print("phase burst", flush=True)
-small = cv2.resize(rgb, (160, 120)); scam = PinholeCamera.default(160, 120)
-for k in range(1000):
-    h = Header(stamp=sec_to_stamp(200.0 + k * 0.001), frame_id="camera_color_optical_frame")
-    pi.publish(camera_info_from_camera(scam, h)); pd.publish(numpy_to_imgmsg(cv2.resize(depth, (160, 120)), "16UC1", h))
-    pc.publish(numpy_to_imgmsg(small, "rgb8", h))
-spin(3.0)
-print("phase recovery", flush=True)
-first_good = len(out["stamps"])
-t = 1000.0
-for _ in range(6):
-    t += 0.25
-    send(t); spin(0.5)
-deadline = time.monotonic() + 30
-def recovered():
-    return any(s[0] >= 1000 and p > 0 for s, p in zip(out["stamps"][first_good:], out["people"][first_good:]))
-while time.monotonic() < deadline and not recovered():
-    spin(0.2)
-spin(1.5)
-out["recovery"] = [[s, p] for s, p in zip(out["stamps"][first_good:], out["people"][first_good:])]
-print("RESULT " + json.dumps(out), flush=True)
-"""
+ABUSER = REPO / "test/ros_abuser.py"
+#: seconds a condition may take: generous, since a fast machine waits only as long as the condition takes
+TIMEOUT = 60.0
+#: bad sets per phase: more than the 1..2 log lines a throttled kind may give, so a missing throttle shows
+MIN_FRAMES = 6
+WARN, ERROR = 1, 2
 
 
-def test_bad_input_is_reported_and_the_node_recovers(procs, tmp_path):
+class Session:
+    """The node and the abuser of this module; :meth:`ask` sends the abuser one command and returns its reply."""
+
+    def __init__(self, procs) -> None:
+        token = uuid.uuid4().hex[:8]  # a stray node in the same ROS domain cannot answer for ours
+        self.ns, self.name = f"cam_{token}", f"pose3d_{token}"
+        self.procs = procs
+        self.node = procs.start(["-m", "pose3d_ros.ros.pose3d_node", "--ros-args", "-r", f"__ns:=/{self.ns}", "-r",
+                                 f"__node:={self.name}", "--params-file", str(REPO / "config/pose3d.yaml"), "-p",
+                                 "process_mode:=always"], "node")
+        self.abuser = procs.start_piped([str(ABUSER), str(FOOTAGE), "--ns", self.ns, "--node", self.name], "abuser")
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.ids = itertools.count(1)
+
+    def _read(self) -> None:
+        for line in self.abuser.stdout:
+            self.lines.put(line)
+
+    def line(self, prefix: str, timeout: float, what: str) -> dict:
+        """The next abuser line that starts with ``prefix`` (its JSON), within ``timeout`` s."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                self.alive(what)  # a dead helper answers nothing: say so now, not at the deadline
+                continue
+            if line.startswith(prefix + " "):
+                return json.loads(line[len(prefix) + 1:])
+        raise AssertionError(f"{what}: no answer from the abuser in {timeout:.0f} s\n{self.tails()}")
+
+    def ask(self, what: str, op: str, timeout: float = TIMEOUT, **kw) -> dict:
+        """Run command ``op`` (its condition waited for up to ``timeout`` s); ``what`` names the phase in failures."""
+        self.alive(what)
+        cid = next(self.ids)
+        self.abuser.stdin.write(json.dumps({"id": cid, "op": op, "timeout": timeout, **kw}) + "\n")
+        self.abuser.stdin.flush()
+        while True:  # a reply to an earlier command that timed out here is not this one's
+            reply = self.line("REPLY", timeout + 60.0, what)
+            if reply["id"] == cid:
+                return reply
+
+    def mark(self) -> int:
+        return len(self.procs.output("node"))
+
+    def log_since(self, mark: int) -> str:
+        return self.procs.output("node")[mark:]
+
+    def tails(self) -> str:
+        return f"--- node log ---\n{self.procs.output('node')[-3000:]}\n--- abuser ---\n" \
+               f"{self.procs.output('abuser')[-2000:]}"
+
+    def alive(self, what: str, mark: int | None = None) -> None:
+        """The node runs and (since ``mark``) logged no traceback and no failed frame."""
+        assert self.node.poll() is None, f"{what}: the node died\n{self.tails()}"
+        assert self.abuser.poll() is None, f"{what}: the abuser died\n{self.tails()}"
+        if mark is not None:
+            log = self.log_since(mark)
+            assert "Traceback" not in log and "frame failed" not in log, f"{what}: the node failed a frame\n{log}"
+
+    def recovers(self, what: str, **kw) -> dict:
+        """Good frames until an array with people and one of their stamps arrives, then an OK summary."""
+        mark = self.mark()
+        r = self.ask(what, "good", **kw)
+        assert r["array"], f"{what}: no array with people and a good frame's stamp: {r['arrays']}\n{self.tails()}"
+        assert r["array"]["n"] >= 1 and r["array"]["stamp"] in r["sent"], f"{what}: {r['array']}"
+        assert r["ok"], f"{what}: /diagnostics not back to OK after good frames: {r['summaries']}"
+        self.alive(what, mark)
+        return r
+
+
+@pytest.fixture(scope="module")
+def session(module_procs):
     if not FOOTAGE.is_file():
         pytest.skip("embedded footage missing")
-    node = procs.start(["-m", "pose3d_ros.ros.pose3d_node", "--ros-args", "-r", "__ns:=/camera",
-                        "--params-file", str(REPO / "config/pose3d.yaml"), "-p", "process_mode:=always"], "node")
-    script = tmp_path / "abuser.py"
-    script.write_text(ABUSER)
-    ab = procs.start([str(script), str(FOOTAGE)], "abuser")
-    wait_for(lambda: ab.poll() is not None or node.poll() is not None, 200, "the abuse sequence to finish")
-    log = procs.output("node")
-    assert node.poll() is None, "node died:\n" + log[-3000:]
-    assert ab.returncode == 0, procs.output("abuser")[-3000:]
-    res = json.loads(next(x for x in procs.output("abuser").splitlines() if x.startswith("RESULT "))[7:])
-    # one clear, throttled line per kind of problem
-    for pattern in [r"unsupported colour encoding 'bayer_grbg8'", r"does not match color", r"camera_info is 640x400",
-                    r"camera_info invalid", r"0x0: empty", r"time jumped back"]:
-        hits = re.findall(pattern, log)
-        assert 1 <= len(hits) <= 2, f"{pattern!r} logged {len(hits)} times:\n{log[-3000:]}"
-    assert "Traceback" not in log and "frame failed" not in log
-    assert max(res["levels"]) >= 2 and 1 in res["levels"]  # ERROR (size mismatch) and WARN seen on /diagnostics
-    assert int(res["diag_values"]["dropped_newest_only"]) > 0  # the burst was not queued
-    # recovery: good frames give skeletons with their own stamps again
-    recovered = [(s, p) for s, p in res["recovery"] if s[0] >= 1000]
-    assert recovered and max(p for _, p in recovered) >= 1, res["recovery"]
+    s = Session(module_procs)
+    ready = s.line("READY", 120.0, "start-up")
+    assert ready["matched"], f"the node never subscribed to the abuser's topics\n{s.tails()}"
+    yield s
+    if s.abuser.poll() is None:  # a clean exit before the fixture's SIGINT
+        s.abuser.stdin.write('{"op": "quit"}\n')
+        s.abuser.stdin.flush()
+        wait_for(lambda: s.abuser.poll() is not None, 30, "the abuser to quit")
+
+
+def test_good_frames_give_skeletons(session):
+    r = session.recovers("good")
+    assert r["array"]["n"] >= 1
+
+
+# (phase, level on /diagnostics, the node's log line = the summary's message)
+BAD = [
+    ("wrong_encoding", WARN, r"unsupported colour encoding 'bayer_grbg8'"),
+    ("size_mismatch", WARN, r"does not match color"),
+    ("info_mismatch", ERROR, r"camera_info is 640x400"),
+    ("k0", ERROR, r"camera_info invalid"),
+    ("nan_depth", WARN, r"has no reading at all"),
+    ("empty", WARN, r"0x0: empty"),
+    ("backwards", WARN, r"time jumped back"),
+]
+
+
+def _reports(before: dict, after: dict) -> int:
+    """The most reports any one kind of problem got between two summaries (their ``count: <kind>`` values)."""
+    return max((int(v) - int(before.get(k, 0)) for k, v in after.items() if k.startswith("count: ")), default=0)
+
+
+@pytest.mark.parametrize("kind,level,pattern", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_reported_and_the_node_recovers(session, kind, level, pattern):
+    mark = session.mark()
+    once = kind == "backwards"  # one step back is one jump: a single report
+    r = session.ask(kind, "bad", kind=kind, level=level, pattern=pattern, min_frames=1 if once else MIN_FRAMES,
+                    min_reports=1 if once else 3)
+    assert r["ok"], (f"{kind}: /diagnostics never reached level {level} naming {pattern!r} (or too few reports): "
+                     f"{r['summaries']}\n{session.tails()}")
+    wait_for(lambda: re.search(pattern, session.log_since(mark)) is not None, TIMEOUT, f"{kind}: the node's log line")
+    hits = re.findall(pattern, session.log_since(mark))
+    assert 1 <= len(hits) <= 2, f"{kind}: {pattern!r} logged {len(hits)} times:\n{session.log_since(mark)}"
+    if not once:  # reported every frame, logged once: the throttle, not a lack of frames, kept the log short
+        assert _reports(r["before"], r["after"]) >= 3, f"{kind}: too few reports: {r['before']} -> {r['after']}"
+    session.alive(kind, mark)
+    session.recovers(f"{kind}: recovery")
+
+
+def test_a_burst_is_not_queued(session):
+    mark = session.mark()
+    r = session.ask("burst", "burst", n=1000)
+    assert r["ok"], f"burst: dropped_newest_only never grew: {r['before']} -> {r['after']}\n{session.tails()}"
+    assert int(r["after"]["dropped_newest_only"]) > int(r["before"].get("dropped_newest_only", 0))
+    session.alive("burst", mark)
+
+
+def test_good_frames_after_the_burst_give_their_own_stamps(session):
+    r = session.recovers("recovery", stamp_from=1000.0)
+    assert r["array"]["stamp"][0] >= 1000 and r["array"]["n"] >= 1, f"recovery: {r['arrays']}"

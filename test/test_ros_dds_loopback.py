@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import time
 
 import pytest
 from conftest import wait_for
@@ -42,15 +41,24 @@ def udp_sockets(pid: int) -> list[tuple[str, int]]:
     return out
 
 
+def has_unicast_pair(socks: list[tuple[str, int]], base: int) -> bool:
+    """True once a participant's unicast receive ports are bound: metatraffic ``base + 10 + 2 * id`` and user
+    traffic one above it (RTPS port mapping, d1 = 10, d3 = 11)."""
+    ports = {p for _, p in socks}
+    return any(p + 1 in ports and (p - base - 10) % 2 == 0 for p in ports if base + 10 <= p < base + 250)
+
+
 def test_dds_receive_sockets_are_bound_to_loopback(procs, ros_env):
     domain = int(ros_env["ROS_DOMAIN_ID"])
     assert ros_env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert ros_env["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("config/fastdds.xml")
     node = procs.start(["-m", "pose3d_ros.ros.pose3d_node"], "node")
     wait_for(lambda: "active" in procs.output("node") or node.poll() is not None, 90, "the node to start")
-    time.sleep(2.0)  # discovery has opened its channels
-    socks = udp_sockets(node.pid)
     base = 7400 + 250 * domain
+    wait_for(lambda: node.poll() is not None or has_unicast_pair(udp_sockets(node.pid), base), 30,
+             "discovery to open its unicast receive sockets")
+    assert node.poll() is None, procs.output("node")
+    socks = udp_sockets(node.pid)
     well_known = [(a, p) for a, p in socks if base <= p < base + 250]
     assert well_known, socks
     assert all(a == "127.0.0.1" for a, _ in well_known), socks
