@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {r['condition']} | {r['n']} | {r['coverage']:.2f} | {r.get('mpjpe_mm', float('nan')):.1f} | "
                   f"{r.get('pa_mpjpe_mm', float('nan')):.1f} | {r.get('abs_mm', float('nan')):.1f} |")
     print(f"\n## Lifting time (one core, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, K={len(prior.weights_)}, "
-          f"B={prior.variances_.shape[1]}, {lifters['prior lifting (default)'].n_rotations} rotations)\n")
+          f"B={prior.variances_.shape[1]}, {lifters['prior lifting (default)'].subspace.n_rotations} rotations)\n")
     print("| lifter | people / frame | frame median ms | frame p95 ms | per person median ms | per person p95 ms "
           "| per person CPU median ms |")
     print("|---|---|---|---|---|---|---|")
