@@ -1,13 +1,14 @@
 """2D -> 3D lifting with the probabilistic pose prior (Tome et al., "Lifting from the Deep", CVPR 2017), vectorised.
 
-Two stages, one depth-noise model (:mod:`pose3d_ros.core.depth_noise`):
+Two stages:
 
 1. the subspace lift (:mod:`pose3d_ros.core.subspace_fit`): for every person the best mixture component, rotation
-   and basis coefficients of the prior for its 2D, by linear solves only; with joint depths the body size and
-   distance come from the depths, and the depths help choose the hypothesis;
-2. the anatomical refinement (:mod:`pose3d_ros.core.bone_refinement`), the package's one nonlinear stage: every joint
-   free in 3D, held by the 2D, the bone lengths, the full prior covariance and the depths (robust loss). It runs for
-   people with joint depths, with a CNN's own 3D, or (``precise_2d``) for everyone.
+   and basis coefficients of the prior for its 2D, by linear solves; with joint depths a perspective Gauss-Newton over
+   coefficients, rotation, translation and body size fits them to the depths too;
+2. the anatomical refinement (:mod:`pose3d_ros.core.bone_refinement`): every joint free in 3D, held by the 2D, the
+   bone lengths, the full prior covariance and the depths under the package's depth-noise model
+   (:mod:`pose3d_ros.core.depth_noise`). It runs for people with joint depths, with a CNN's own 3D, or
+   (``precise_2d``) for everyone.
 
 Output: metric camera-frame joints (REP-103 optical frame); without depth the metric scale is the prior's mean body
 size. :attr:`LiftResult.measured` says which joints agree with their depth reading (the same test on every path).
@@ -79,7 +80,7 @@ class PoseLifter:
     noise_px : float
         Assumed 2D noise (pixels, 1 sigma): balances the reprojection term against the prior.
     depth_noise : DepthNoiseModel, optional
-        The depth-noise model of both stages and of :attr:`LiftResult.measured`; default the anatomical step's
+        The depth-noise model of the anatomical step and of :attr:`LiftResult.measured`; default the anatomical step's
         (``anatomical.depth``), or :class:`~pose3d_ros.core.depth_noise.DepthNoiseModel` without that step. Given
         together with ``anatomical``, it replaces ``anatomical.depth`` (one model for the whole lift).
     n_candidates : int
@@ -149,7 +150,7 @@ class PoseLifter:
         self.precise_2d = bool(precise_2d)
         self.bones_from_lift = bool(bones_from_lift)
         self.temporal_sigma_m = float(temporal_sigma_m)
-        self.subspace = SubspaceFit(prior, n_rotations, n_candidates, n_search, self.n_iterations, self.depth_noise,
+        self.subspace = SubspaceFit(prior, n_rotations, n_candidates, n_search, self.n_iterations,
                                     self.temporal_sigma_m, renormalize_bones)
         self._bones = np.asarray(prior.bone_lengths_, dtype=np.float64)  # metres, the normalised space's unit
         self._joints = int(np.asarray(prior.means_).shape[1])
@@ -251,8 +252,8 @@ class PoseLifter:
             # empirical Bayes: noisier 2D than assumed (bad detections) gets a proportionally stronger prior
             sig = np.maximum(sigma, self.adaptive_noise * rms) if self.adaptive_noise > 0 else np.full(len(idx), sigma)
             d_in = None if depth is None else depth[idx]
-            out = self.subspace.refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z,
-                                       None if prev is None else prev[idx])
+            refine = self.subspace.refine if d_in is None else self.subspace.refine_with_depth
+            out = refine(xn[idx], w[idx], d_in, sig, cand_k, cand_r, cand_z, None if prev is None else prev[idx])
             poses[idx], comp[idx], rot[idx], scale[idx] = out
             if self.anatomical is not None:
                 # with depth: people with 3 measured joints at least; else with a 3D observation; else everyone when
