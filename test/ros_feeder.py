@@ -190,7 +190,10 @@ def main() -> int:
     elif a.mode == "freeze":
         end = time.monotonic() + a.timeout
         # both healthy first: the node's summary and the driver's own status (they arrive independently)
-        while not (f.summary_since(0.0, lambda s: s["level"] == 0) and f.driver.get("level") == 0) and time.monotonic() < end:
+        def both_healthy() -> bool:
+            return bool(f.summary_since(0.0, lambda s: s["level"] == 0)) and f.driver.get("level") == 0
+
+        while not both_healthy() and time.monotonic() < end:
             f.spin(0.1)
         out["healthy"] = bool(f.summary_since(0.0, lambda s: s["level"] == 0))
         out["driver_healthy"] = dict(f.driver)
