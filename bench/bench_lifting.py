@@ -16,9 +16,9 @@ distances and camera pitches. Conditions:
 (e), (f) as (c), (d) with an independent depth simulator (``bench/depth_sim.py``: ray casting against swept-sphere
     bodies with their own radii and a disparity sensor model; nothing shared with the lifter's depth constants).
 
-Lifters: the default (subspace search + linear perspective refinement; with joint depths also the anatomical step
-of ``core.bone_refinement``: bone lengths, full prior covariance, robust depth residuals, body size), and
-``precise_2d`` (the anatomical step and limb mirror-image choice without depth too, for precise 2D). Their settings
+Lifters: the default (subspace search + perspective refinement; with joint depths a depth Gauss-Newton and the
+anatomical step of ``core.bone_refinement``: bone lengths, full prior covariance, robust depth residuals, body size),
+and ``precise_2d`` (the anatomical step and limb mirror-image choice without depth too, for precise 2D). Their settings
 were chosen on *validation* clips with a prior trained without them (``bench/tune_refinement.py``), never on the test
 clips here.
 
