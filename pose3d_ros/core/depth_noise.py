@@ -7,10 +7,10 @@ distance (Kinect v1: Khoshelham & Elberink 2012). A reading can also be someone 
 behind an arm samples the arm, one at a silhouette the background. :class:`DepthNoiseModel` says all three things in
 one place, and every consumer uses it:
 
-* the subspace lift (:mod:`pose3d_ros.core.subspace_fit`) scores its hypotheses against the depths with
-  :meth:`DepthNoiseModel.cost`;
-* the one nonlinear refinement (:mod:`pose3d_ros.core.bone_refinement`) weights its depth residuals with
-  :meth:`DepthNoiseModel.sigma` and the bounded loss :func:`geman_mcclure`;
+* the anatomical refinement (:mod:`pose3d_ros.core.bone_refinement`) weights its depth residuals with
+  :meth:`DepthNoiseModel.sigma` and the bounded loss :func:`geman_mcclure` (the subspace lift's depth Gauss-Newton
+  uses the same loss with its own wider noise, which includes the subspace's model error:
+  :mod:`pose3d_ros.core.subspace_fit`);
 * the published ``measured`` flag is :meth:`DepthNoiseModel.inliers` of the final pose: "this joint's position
   agrees with its depth reading", on every path.
 
@@ -95,22 +95,6 @@ class DepthNoiseModel:
         """``(fitted - reading) / sigma(reading)``; NaN where either is unknown."""
         with np.errstate(invalid="ignore"):
             return (np.asarray(fitted_z, dtype=np.float64) - reading_z) / self.sigma(reading_z)
-
-    def cost(self, fitted_z: np.ndarray, reading_z: np.ndarray) -> np.ndarray:
-        """Bounded loss summed over the last axis (joints); unknown readings add nothing.
-
-        Parameters
-        ----------
-        fitted_z, reading_z : (..., J) array_like
-            Depths (m) of a fitted pose's joints and the joints' readings (NaN = none).
-
-        Returns
-        -------
-        cost : (...) ndarray
-        """
-        r = self.residuals(fitted_z, reading_z)
-        loss, _ = geman_mcclure(np.nan_to_num(r), self.robust_scale)
-        return np.where(np.isfinite(r), loss, 0.0).sum(-1)
 
     def inliers(self, fitted_z: np.ndarray, reading_z: np.ndarray) -> np.ndarray:
         """True where a fitted joint depth agrees with its reading within :attr:`inlier_sigma` sigmas.
